@@ -133,14 +133,28 @@ def load(paths: Iterable[Path]) -> list[Utterance]:
 
 
 def _cross_file_problems(items: list[Utterance]) -> list[str]:
+    """Ids must be unique; the same words must be coded the same way and not repeated verbatim."""
     problems = []
     for uid, n in Counter(u.id for u in items).items():
         if n > 1:
             problems.append(f"id {uid!r} is used {n} times")
-    for text, n in Counter(u.text.strip().lower() for u in items).items():
-        if n > 1:
-            problems.append(f"text {text[:60]!r} appears {n} times")
+    by_text: dict[str, list[Utterance]] = {}
+    for u in items:
+        by_text.setdefault(normalise(u.text), []).append(u)
+    for same in by_text.values():
+        if len(same) < 2:
+            continue
+        ids = ", ".join(u.id for u in same)
+        if len({tuple(u.labels) for u in same}) > 1:
+            problems.append(f"the same text is coded differently in {ids}: {same[0].text[:60]!r}")
+        pairs = Counter((u.context or "").strip().lower() for u in same)
+        if any(n > 1 for n in pairs.values()):
+            problems.append(f"the same text and context appear more than once in {ids}")
     return problems
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def label_counts(items: Iterable[Utterance]) -> Counter:

@@ -1,0 +1,5 @@
+import sys
+
+from rjcoach.cli import main
+
+sys.exit(main())

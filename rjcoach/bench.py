@@ -1,0 +1,138 @@
+"""`rjcoach bench`: the analyser's speed and memory, beside a RoBERTa-base forward pass.
+
+RoBERTa-base (the size of a published empathy classifier) is built from its default config with
+random weights, so nothing is downloaded; its forward pass on the same token counts is measured in
+the same process, on the same inputs, right after the analyser. Figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+SAMPLES: list[tuple[str, str | None]] = [
+    ("Why did you take it?", "I took the bike. I dunno."),
+    ("So the bike was the one thing you'd bought with your own money.", "I saved for that bike for a year."),
+    ("You sound worn out by all of this.", "I just want it over with. I haven't slept properly in weeks."),
+    ("Mm-hmm. Go on.", "And then the lights in the back went on."),
+    ("What do you think would help put this right?", None),
+    ("I'm really sorry you went through that.", "They took my mum's ring. It's the only thing I had of hers."),
+    ("You're a vandal and you always will be.", "It was just a tag, it's not that deep."),
+    ("It's only a fence, relax.", "I can't stop thinking about it."),
+    ("Please take a seat, the others will be here in a minute.", None),
+    ("So far: the damage, the missed shifts, and not feeling safe walking home.",
+     "The damage was bad, but missing shifts hurt more, and now I don't walk home alone."),
+    ("Of course you're upset; most people would be. Who else has been affected by this?",
+     "I'm still so angry about it, and my kids are scared to sleep upstairs."),
+    ("Answer me or this gets worse for you.", "..."),
+    ("You should put up a camera.", "I don't know what to do anymore."),
+    ("Thanks, everyone, for making the time today. The room is ours until four.", None),
+    ("uh so like what was going thru ur head when u saw the car was open", "Nothing really. Just bored."),
+    ("It took real courage to come here and say that to her face.", "I'm sorry. I really am."),
+]
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MB, from /proc."""
+    cur = peak = float("nan")
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                cur = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return cur, peak
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
+    import torch
+
+    from rjcoach.analyzer import get_analyzer
+
+    n_single = max(10, min(n_single, 5000))
+    n_batch = max(32, min(n_batch, 20000))
+    rss0, _ = _rss_mb()
+    t0 = time.perf_counter()
+    analyzer = get_analyzer()
+    load_s = time.perf_counter() - t0
+    for text, ctx in SAMPLES[:4]:  # warm-up
+        analyzer.analyze(text, ctx)
+
+    single = []
+    for i in range(n_single):
+        text, ctx = SAMPLES[i % len(SAMPLES)]
+        t = time.perf_counter()
+        analyzer.analyze(text, ctx)
+        single.append((time.perf_counter() - t) * 1000)
+    texts = [SAMPLES[i % len(SAMPLES)][0] for i in range(n_batch)]
+    ctxs = [SAMPLES[i % len(SAMPLES)][1] for i in range(n_batch)]
+    t = time.perf_counter()
+    analyzer.analyze_many(texts, ctxs, batch_size=32)
+    batch_tp = n_batch / (time.perf_counter() - t)
+    rss_loaded, peak_loaded = _rss_mb()
+
+    # Token counts of the same inputs, for the reference model.
+    tok = analyzer.component.tokenizer
+    lengths = [len(tok(t, c or "", truncation=True, max_length=128)["input_ids"]) for t, c in SAMPLES]
+
+    from transformers import RobertaConfig, RobertaModel
+
+    torch.manual_seed(0)
+    roberta = RobertaModel(RobertaConfig()).eval()  # roberta-base shape, random weights
+    vocab = roberta.config.vocab_size
+    ref_single = []
+    with torch.inference_mode():
+        for i in range(min(n_single, 100)):
+            n = lengths[i % len(lengths)]
+            ids = torch.randint(5, vocab, (1, n))
+            t = time.perf_counter()
+            roberta(input_ids=ids, attention_mask=torch.ones_like(ids))
+            ref_single.append((time.perf_counter() - t) * 1000)
+        n_ref = min(n_batch, 256)
+        ref_lengths = [lengths[i % len(lengths)] for i in range(n_ref)]
+        t = time.perf_counter()
+        for b in range(0, n_ref, 32):
+            chunk = ref_lengths[b : b + 32]
+            ids = torch.randint(5, vocab, (len(chunk), max(chunk)))
+            mask = torch.zeros_like(ids)
+            for j, n in enumerate(chunk):
+                mask[j, :n] = 1
+            roberta(input_ids=ids, attention_mask=mask)
+        ref_tp = n_ref / (time.perf_counter() - t)
+
+    res = {
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load_seconds": load_s,
+        "analyser_single_p50_ms": statistics.median(single),
+        "analyser_single_p95_ms": _percentile(single, 95),
+        "roberta_single_p50_ms": statistics.median(ref_single),
+        "roberta_single_p95_ms": _percentile(ref_single, 95),
+        "analyser_batch_utt_per_s": batch_tp,
+        "roberta_batch_utt_per_s": ref_tp,
+        "rss_before_mb": rss0,
+        "rss_analyser_loaded_mb": rss_loaded,
+        "peak_rss_analyser_mb": peak_loaded,
+    }
+    ratio_single = res["analyser_single_p50_ms"] / res["roberta_single_p50_ms"]
+    ratio_tp = batch_tp / ref_tp
+    out(f"rjcoach bench  ({res['cpus']} CPUs, torch threads {res['threads']}; {n_single} single calls, {n_batch} batched)")
+    out(f"analyser load time             {load_s:8.2f} s")
+    out(f"{'':30s} {'analyser':>10s} {'RoBERTa-base':>13s} {'ratio':>7s}  target")
+    out(f"{'single utterance p50 (ms)':30s} {res['analyser_single_p50_ms']:10.2f} {res['roberta_single_p50_ms']:13.2f} {ratio_single:7.2f}  <= 0.50 {'ok' if ratio_single <= 0.5 else 'MISSED'}")
+    out(f"{'single utterance p95 (ms)':30s} {res['analyser_single_p95_ms']:10.2f} {res['roberta_single_p95_ms']:13.2f}")
+    out(f"{'batch throughput (utt/s)':30s} {batch_tp:10.1f} {ref_tp:13.1f} {ratio_tp:7.2f}  >= 4.00 {'ok' if ratio_tp >= 4 else 'MISSED'}")
+    out(f"{'resident memory, analyser (MB)':30s} {rss_loaded:10.0f} {'':13s} {'':7s}  < 1200 {'ok' if rss_loaded < 1200 else 'MISSED'}  (peak {peak_loaded:.0f})")
+    out("analyser = full analyze(): spaCy tokenise/tag/parse + rule cues + classifier + evidence;")
+    out("RoBERTa-base = encoder forward only, same token counts, random weights from its config.")
+    res["ratio_single"] = ratio_single
+    res["ratio_batch"] = ratio_tp
+    return res

@@ -1,0 +1,154 @@
+"""The `rjcoach` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rjcoach.labels import FAMILY_OF
+
+_COLOURS = {"listening": "34", "empathy": "32", "restorative": "36", "accusatory": "31", "other": "33"}
+
+
+def highlight(text: str, evidence, colour: bool) -> str:
+    """Mark evidence spans: ANSI colour by family on a terminal, [[...]] otherwise."""
+    marks = sorted({(e.start, e.end, FAMILY_OF[e.label]) for e in evidence})
+    out, pos = [], 0
+    for start, end, fam in marks:
+        if start < pos:  # overlapping spans: keep the first
+            continue
+        out.append(text[pos:start])
+        piece = text[start:end]
+        out.append(f"\x1b[1;{_COLOURS[fam]}m{piece}\x1b[0m" if colour else f"[[{piece}]]")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def cmd_analyze(args) -> int:
+    from rjcoach.analyzer import analyze
+
+    result = analyze(args.text, args.context)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(highlight(result.text, result.evidence, sys.stdout.isatty()))
+    print()
+    if not result.labels:
+        print("labels: none")
+    for label, score in sorted(result.scores.items(), key=lambda kv: -kv[1]):
+        if label in result.labels or score >= 0.2:
+            mark = "*" if label in result.labels else " "
+            spans = "; ".join(repr(e.text) for e in result.evidence_for(label))
+            print(f" {mark} {label:22s} {score:5.2f}  {FAMILY_OF[label]:11s} {spans}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from rjcoach import evaluation
+
+    if args.suite:
+        suite = evaluation.evaluate_suite(limit=args.limit, progress=not args.json)
+        if args.write:
+            from rjcoach.model import model_dir_from_env
+
+            path = model_dir_from_env() / "metrics.json"
+            path.write_text(json.dumps(suite, indent=2) + "\n")
+            print(f"wrote {path}", file=sys.stderr)
+        print(json.dumps(suite, indent=2) if args.json else evaluation.format_suite(suite))
+        return 0
+    if not args.file:
+        print("rjcoach evaluate: give FILE.jsonl or --suite", file=sys.stderr)
+        return 2
+    try:
+        report = evaluation.evaluate_file(Path(args.file), progress=not args.json)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"rjcoach evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else evaluation.format_report(report))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from rjcoach.model import model_dir_from_env
+    from rjcoach.training import TrainSettings, train
+
+    settings = TrainSettings(
+        sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
+        epochs=args.epochs,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    out = Path(args.out) if args.out else model_dir_from_env()
+    try:
+        train(settings, out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"rjcoach train: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from rjcoach.bench import run_bench
+
+    run_bench(n_single=args.n, n_batch=args.batch_n)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from rjcoach import dataset
+    from rjcoach.sources import INDOMAIN_DIR
+
+    files = args.files or [str(p) for p in sorted(INDOMAIN_DIR.glob("*.jsonl"))]
+    return dataset.main(["check", *files])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rjcoach.sources import DEFAULT_SOURCES
+
+    parser = argparse.ArgumentParser(prog="rjcoach", description="Practice coach for restorative-justice dialogue.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="code one utterance against the rubric")
+    p.add_argument("text")
+    p.add_argument("--context", help="what the other person said just before")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("evaluate", help="precision, recall and F1 per label on a labelled JSONL file")
+    p.add_argument("file", nargs="?", help='JSON lines of {"text", "context", "labels"}')
+    p.add_argument("--suite", action="store_true", help="in-domain test split + public validation sets")
+    p.add_argument("--write", action="store_true", help="with --suite: write models/analyser/metrics.json")
+    p.add_argument("--limit", type=int, help="with --suite: at most N utterances per set")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="rebuild the classifier from the data (seeded, CPU)")
+    p.add_argument("--sources", default=",".join(DEFAULT_SOURCES),
+                   help="comma-separated: indomain, annomi, esconv, epitome (default: all)")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--limit", type=int, help="at most N examples per source (quick runs)")
+    p.add_argument("--out", help="output folder (default: models/analyser)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="speed and memory beside a RoBERTa-base reference")
+    p.add_argument("--n", type=int, default=200, help="single-utterance calls to time")
+    p.add_argument("--batch-n", type=int, default=512, help="utterances for the batch throughput")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("data", help="check the labelled utterance files")
+    p.add_argument("action", choices=["check"])
+    p.add_argument("files", nargs="*")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

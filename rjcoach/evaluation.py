@@ -1,0 +1,203 @@
+"""Measuring the analyser: per-label precision/recall/F1 on a labelled file, and the standard suite.
+
+The suite runs the whole analyser (rules, model, thresholds, rubric rules) on data it was not
+trained or tuned on: the in-domain test split and the validation parts of the public sets, mapped
+onto the rubric as the independent evaluation maps them. ``rjcoach evaluate --suite --write``
+stores the figures in ``models/analyser/metrics.json``; the model card quotes that file.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rjcoach.labels import ACCUSATORY, LABELS
+
+
+@dataclass
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    predicted: int
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+def binary_scores(gold: Sequence[bool], pred: Sequence[bool]) -> Scores:
+    tp = sum(g and p for g, p in zip(gold, pred))
+    n_gold, n_pred = sum(gold), sum(pred)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * tp / (n_gold + n_pred) if n_gold + n_pred else 0.0
+    return Scores(precision, recall, f1, n_gold, n_pred)
+
+
+def label_report(gold: Sequence[frozenset[str]], pred: Sequence[frozenset[str]]) -> dict:
+    """Per-label scores, macro-F1 over the 17 labels, and any-accusatory F1."""
+    per_label = {
+        label: binary_scores([label in g for g in gold], [label in p for p in pred]) for label in LABELS
+    }
+    acc = binary_scores([bool(g & ACCUSATORY) for g in gold], [bool(p & ACCUSATORY) for p in pred])
+    exact = sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0
+    return {
+        "n": len(gold),
+        "macro_f1": sum(s.f1 for s in per_label.values()) / len(LABELS),
+        "any_accusatory": acc.as_dict(),
+        "exact_match": exact,
+        "labels": {label: s.as_dict() for label, s in per_label.items()},
+    }
+
+
+def read_eval_file(path: Path) -> tuple[list[str], list[str | None], list[frozenset[str]]]:
+    """Lines of {"text", "context", "labels"}; every problem names the file and line."""
+    texts, contexts, golds = [], [], []
+    problems = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            problems.append(f"{where}: needs a string field 'text'")
+            continue
+        labels = row.get("labels", [])
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            problems.append(f"{where}: 'labels' must be a list of rubric ids")
+            continue
+        unknown = [x for x in labels if x not in LABELS]
+        if unknown:
+            problems.append(f"{where}: unknown label(s) {unknown}")
+            continue
+        context = row.get("context")
+        if context is not None and not isinstance(context, str):
+            problems.append(f"{where}: 'context' must be a string or null")
+            continue
+        texts.append(row["text"])
+        contexts.append(context)
+        golds.append(frozenset(labels))
+    if problems:
+        raise ValueError("cannot evaluate:\n" + "\n".join(problems))
+    if not texts:
+        raise ValueError(f"{path}: no utterances to evaluate")
+    return texts, contexts, golds
+
+
+def evaluate_file(path: Path, analyzer=None, progress: bool = False) -> dict:
+    from rjcoach.analyzer import get_analyzer
+
+    analyzer = analyzer or get_analyzer()
+    texts, contexts, golds = read_eval_file(path)
+    preds = [a.labels for a in analyzer.analyze_many(texts, contexts, progress=progress)]
+    report = label_report(golds, preds)
+    report["file"] = str(path)
+    return report
+
+
+# -- the suite --------------------------------------------------------------------------------
+GroupFn = Callable[[frozenset[str]], bool]
+PUBLIC_TASKS: dict[str, dict[str, GroupFn]] = {
+    "annomi": {
+        "open_question": lambda s: "open_question" in s,
+        "closed_question": lambda s: "closed_question" in s,
+        "reflection": lambda s: "reflection" in s,
+    },
+    "esconv": {
+        "question": lambda s: bool(s & {"open_question", "closed_question"}),
+        "reflection": lambda s: "reflection" in s,
+        "emotion_label": lambda s: "emotion_label" in s,
+        "advice": lambda s: "advice" in s,
+    },
+    "epitome": {
+        "emotional_reactions": lambda s: bool(s & {"sympathy", "validation"}),
+        "interpretations": lambda s: bool(s & {"reflection", "emotion_label"}),
+        "explorations": lambda s: bool(s & {"open_question", "closed_question"}),
+    },
+}
+# Which example target answers each task.
+_TASK_TARGET = {
+    "annomi": {"open_question": "open_question", "closed_question": "closed_question", "reflection": "reflection"},
+    "esconv": {"question": "esconv_question", "reflection": "esconv_reflection",
+               "emotion_label": "esconv_emotion", "advice": "esconv_advice"},
+    "epitome": {"emotional_reactions": "empathy_any", "interpretations": "interpretation",
+                "explorations": "any_question"},
+}
+
+
+def _public_gold(source: str, ex) -> dict[str, bool] | None:
+    if source == "esconv":
+        s = ex.strategy
+        return {
+            "question": s == "Question",
+            "reflection": s in ("Restatement or Paraphrasing", "Reflection of feelings"),
+            "emotion_label": s == "Reflection of feelings",
+            "advice": s == "Providing Suggestions",
+        }
+    gold = {}
+    for task, target in _TASK_TARGET[source].items():
+        if target not in ex.targets:
+            return None
+        gold[task] = bool(ex.targets[target])
+    return gold
+
+
+def evaluate_suite(analyzer=None, limit: int | None = None, progress: bool = False) -> dict:
+    """In-domain test split + public validation parts; the figures behind the model card."""
+    from rjcoach.analyzer import get_analyzer
+    from rjcoach.sources import PUBLIC_DIR, load_esconv_turns, load_sources
+
+    analyzer = analyzer or get_analyzer()
+    out: dict = {"generated": time.strftime("%Y-%m-%d"), "limit": limit}
+    test = [e for e in load_sources(("indomain",)) if e.split == "test"][:limit]
+    preds = analyzer.analyze_many([e.text for e in test], [e.context for e in test], progress=progress)
+    out["indomain_test"] = label_report([e.labels for e in test], [p.labels for p in preds])
+    if PUBLIC_DIR.is_dir():
+        for source in PUBLIC_TASKS:
+            if source == "esconv":
+                items = [e for e in load_esconv_turns() if e.split == "validation"]
+            else:
+                items = [e for e in load_sources((source,)) if e.split == "validation"]
+            items = items[:limit]
+            golds = [_public_gold(source, e) for e in items]
+            keep = [i for i, g in enumerate(golds) if g is not None]
+            items = [items[i] for i in keep]
+            golds = [golds[i] for i in keep]
+            preds = analyzer.analyze_many([e.text for e in items], [e.context for e in items], progress=progress)
+            tasks = {}
+            for task, fn in PUBLIC_TASKS[source].items():
+                tasks[task] = binary_scores([g[task] for g in golds], [fn(p.labels) for p in preds]).as_dict()
+            out[f"{source}_validation"] = {
+                "n": len(items),
+                "mean_f1": sum(t["f1"] for t in tasks.values()) / len(tasks),
+                "tasks": tasks,
+            }
+    return out
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{'label':22s} {'prec':>6s} {'rec':>6s} {'F1':>6s} {'gold':>6s} {'pred':>6s}"]
+    for label, s in report["labels"].items():
+        lines.append(
+            f"{label:22s} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:6d} {s['predicted']:6d}"
+        )
+    acc = report["any_accusatory"]
+    lines.append(f"{'any accusatory':22s} {acc['precision']:6.3f} {acc['recall']:6.3f} {acc['f1']:6.3f} {acc['support']:6d} {acc['predicted']:6d}")
+    lines.append(f"macro-F1 (17 labels): {report['macro_f1']:.3f}   exact match: {report['exact_match']:.3f}   n={report['n']}")
+    return "\n".join(lines)
+
+
+def format_suite(suite: dict) -> str:
+    parts = ["in-domain test split:", format_report(suite["indomain_test"])]
+    for key, val in suite.items():
+        if key.endswith("_validation"):
+            tasks = ", ".join(f"{t} {s['f1']:.3f}" for t, s in val["tasks"].items())
+            parts.append(f"{key} (n={val['n']}): mean F1 {val['mean_f1']:.3f} [{tasks}]")
+    return "\n".join(parts)

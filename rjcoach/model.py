@@ -1,0 +1,186 @@
+"""The trained rubric classifier: the packaged MiniLM encoder with its top layers fine-tuned.
+
+Input is the trainee's utterance paired with the other person's previous line (the context). The
+utterance tokens and the context tokens are mean-pooled separately, joined with the rule-cue
+features, and a linear head gives one logit per rubric label. Per-label Platt scaling turns logits
+into calibrated probabilities; per-label thresholds (tuned on validation data) turn those into
+labels. Only what the project trained is stored in ``models/analyser`` (the fine-tuned top layers,
+the head, calibration and thresholds); the frozen lower layers come from the encoder package.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rjcoach.encoder import FIX as ENCODER_FIX
+from rjcoach.encoder import ModelFileError, encoder_dir, sha256_of, verify_file
+from rjcoach.labels import LABELS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "analyser"
+WEIGHTS_FILE = "weights.safetensors"
+CONFIG_FILE = "config.json"
+MAX_TOKENS = 128
+N_RULE_FEATURES = len(LABELS)
+MODEL_FIX = "restore it with `git checkout -- models/` or rebuild it with `rjcoach train`"
+
+
+def model_dir_from_env() -> Path:
+    return Path(os.environ.get("RJCOACH_MODEL_DIR", DEFAULT_MODEL_DIR))
+
+
+@dataclass
+class ModelConfig:
+    """What is saved beside the weights: architecture, calibration, thresholds and provenance."""
+
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+    tuned_layers: int = 2
+    max_tokens: int = MAX_TOKENS
+    platt_a: list[float] = field(default_factory=lambda: [1.0] * len(LABELS))
+    platt_b: list[float] = field(default_factory=lambda: [0.0] * len(LABELS))
+    thresholds: list[float] = field(default_factory=lambda: [0.5] * len(LABELS))
+    weights_sha256: str = ""
+    training: dict = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        (directory / CONFIG_FILE).write_text(json.dumps(self.__dict__, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> "ModelConfig":
+        path = directory / CONFIG_FILE
+        if not path.is_file():
+            raise ModelFileError(f"model config missing: {path}; {MODEL_FIX}")
+        raw = json.loads(path.read_text())
+        cfg = cls(**raw)
+        if cfg.labels != list(LABELS):
+            raise ModelFileError(
+                f"{path} was trained for labels {cfg.labels}, but the rubric has {list(LABELS)}; "
+                "retrain with `rjcoach train`"
+            )
+        return cfg
+
+
+class RubricClassifier(nn.Module):
+    """MiniLM encoder + separate pooling of utterance and context + rule features -> 17 logits."""
+
+    def __init__(self, tuned_layers: int = 2, encoder_path: Path | None = None) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        path = encoder_path or encoder_dir()
+        self.encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+        self.encoder.eval()
+        n_layers = len(self.encoder.encoder.layer)
+        if not 0 <= tuned_layers <= n_layers:
+            raise ValueError(f"tuned_layers must be between 0 and {n_layers}, got {tuned_layers}")
+        self.tuned_layers = tuned_layers
+        self.split = n_layers - tuned_layers
+        hidden = self.encoder.config.hidden_size
+        self.dropout = nn.Dropout(0.1)
+        self.head = nn.Linear(2 * hidden + N_RULE_FEATURES, len(LABELS))
+
+    # -- the two halves, so training can cache the frozen half ------------------------------
+    def _extended_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        mask = attention_mask[:, None, None, :].to(dtype)
+        return (1.0 - mask) * torch.finfo(dtype).min
+
+    @torch.no_grad()
+    def frozen_states(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        """Hidden states after the frozen lower layers (no gradient)."""
+        h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        ext = self._extended_mask(attention_mask, h.dtype)
+        for layer in self.encoder.encoder.layer[: self.split]:
+            h = _layer_out(layer(h, attention_mask=ext))
+        return h
+
+    def tuned_forward(self, h, attention_mask, token_type_ids, rule_features) -> torch.Tensor:
+        """Logits from the frozen-layer states through the tuned layers and the head."""
+        ext = self._extended_mask(attention_mask, h.dtype)
+        for layer in self.encoder.encoder.layer[self.split :]:
+            h = _layer_out(layer(h, attention_mask=ext))
+        mask = attention_mask.to(h.dtype)
+        text_mask = mask * (token_type_ids == 0).to(h.dtype)
+        ctx_mask = mask * (token_type_ids == 1).to(h.dtype)
+        text_vec = _masked_mean(h, text_mask)
+        ctx_vec = _masked_mean(h, ctx_mask)
+        features = torch.cat([text_vec, ctx_vec, rule_features.to(h.dtype)], dim=-1)
+        return self.head(self.dropout(features))
+
+    def forward(self, input_ids, attention_mask, token_type_ids, rule_features) -> torch.Tensor:
+        h = self.frozen_states(input_ids, attention_mask, token_type_ids)
+        return self.tuned_forward(h, attention_mask, token_type_ids, rule_features)
+
+    # -- what is saved ------------------------------------------------------------------------
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """Only the parameters training changes: the tuned layers and the head."""
+        state = {}
+        for i in range(self.split, self.split + self.tuned_layers):
+            for k, v in self.encoder.encoder.layer[i].state_dict().items():
+                state[f"layer.{i}.{k}"] = v
+        for k, v in self.head.state_dict().items():
+            state[f"head.{k}"] = v
+        return state
+
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        expected = set(self.trained_state())
+        got = set(state)
+        if expected != got:
+            raise ModelFileError(
+                f"weights do not fit the model: missing {sorted(expected - got)[:5]}, "
+                f"unexpected {sorted(got - expected)[:5]}; {MODEL_FIX}"
+            )
+        for i in range(self.split, self.split + self.tuned_layers):
+            prefix = f"layer.{i}."
+            self.encoder.encoder.layer[i].load_state_dict(
+                {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
+            )
+        self.head.load_state_dict({k[5:]: v.float() for k, v in state.items() if k.startswith("head.")})
+
+
+def _layer_out(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    summed = (h * mask.unsqueeze(-1)).sum(1)
+    count = mask.sum(1, keepdim=True).clamp(min=1.0)
+    return summed / count
+
+
+def save_model(model: RubricClassifier, cfg: ModelConfig, directory: Path) -> None:
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.trained_state().items()}
+    path = directory / WEIGHTS_FILE
+    save_file(state, str(path))
+    cfg.weights_sha256 = sha256_of(path)
+    cfg.tuned_layers = model.tuned_layers
+    cfg.save(directory)
+
+
+def load_model(directory: Path | None = None) -> tuple[RubricClassifier, ModelConfig]:
+    """Load the shipped classifier; a missing or altered file stops with the file, hash and fix."""
+    from safetensors.torch import load_file
+
+    directory = directory or model_dir_from_env()
+    cfg = ModelConfig.load(directory)
+    weights = verify_file(directory / WEIGHTS_FILE, cfg.weights_sha256, MODEL_FIX)
+    model = RubricClassifier(cfg.tuned_layers)
+    model.load_trained_state(load_file(str(weights)))
+    model.eval()
+    return model, cfg
+
+
+__all__ = [
+    "ENCODER_FIX",
+    "ModelConfig",
+    "RubricClassifier",
+    "load_model",
+    "save_model",
+]

@@ -1,0 +1,306 @@
+"""`rjcoach train`: rebuild the shipped classifier from the data, seeded, on CPU.
+
+The frozen lower encoder layers are run once per example and cached; each epoch then trains only
+the top layers and the head, which keeps a full rebuild well inside 30 minutes on two cores.
+Calibration (per-label Platt scaling) and decision thresholds are fitted on the in-domain
+validation split, never on the test split or the public sets' validation parts, which stay for
+reporting.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rjcoach.labels import LABELS
+from rjcoach.sources import DEFAULT_SOURCES, GROUPS, TARGETS, Example, describe, load_sources
+
+SOURCE_WEIGHT = {"indomain": 1.0, "annomi": 0.6, "esconv": 0.35, "epitome": 0.35}
+
+
+@dataclass
+class TrainSettings:
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    epochs: int = 4
+    batch_size: int = 32
+    lr_layers: float = 6e-5
+    lr_head: float = 2e-3
+    tuned_layers: int = 2
+    indomain_repeat: int = 2
+    seed: int = 13
+    limit: int | None = None  # cap examples per source (quick runs and tests)
+    max_tokens: int = 128
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _target_arrays(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    y = np.zeros((len(examples), len(TARGETS)), dtype=np.float32)
+    m = np.zeros_like(y)
+    index = {t: i for i, t in enumerate(TARGETS)}
+    for row, ex in enumerate(examples):
+        for name, value in ex.targets.items():
+            y[row, index[name]] = value
+            m[row, index[name]] = 1.0
+    return y, m
+
+
+def _group_matrix() -> torch.Tensor:
+    """[n_groups, 17] membership of each group target."""
+    g = torch.zeros(len(GROUPS), len(LABELS))
+    for gi, members in enumerate(GROUPS.values()):
+        for label in members:
+            g[gi, LABELS.index(label)] = 1.0
+    return g
+
+
+def target_log_probs(logits: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p and log(1-p) for every target: labels directly, groups through the noisy-OR."""
+    log_p = nn.functional.logsigmoid(logits)
+    log_not = nn.functional.logsigmoid(-logits)
+    group_log_not = log_not @ groups.T  # log prod(1 - p_i)
+    group_log_p = torch.log(-torch.expm1(group_log_not.clamp(max=-1e-6)))
+    return torch.cat([log_p, group_log_p], 1), torch.cat([log_not, group_log_not], 1)
+
+
+def _rule_features(texts: list[str]) -> np.ndarray:
+    import spacy
+
+    from rjcoach.analyzer import SPACY_PIPELINE
+    from rjcoach.rules import RuleCues, label_features
+
+    nlp = spacy.load(SPACY_PIPELINE, exclude=["ner", "lemmatizer"])
+    rules = RuleCues(nlp.vocab)
+    return np.array([label_features(rules(doc)) for doc in nlp.pipe(texts, batch_size=256)], dtype=np.float32)
+
+
+class _Cache:
+    """Frozen-layer hidden states per example (float16, trimmed to each example's length)."""
+
+    def __init__(self, model, tokenizer, examples: list[Example], max_tokens: int, log) -> None:
+        enc = tokenizer(
+            [e.text for e in examples], [e.context or "" for e in examples],
+            truncation="longest_first", max_length=max_tokens,
+        )
+        self.ids = enc["input_ids"]
+        self.types = enc["token_type_ids"]
+        self.states: list[torch.Tensor] = [None] * len(examples)  # type: ignore[list-item]
+        order = sorted(range(len(examples)), key=lambda i: len(self.ids[i]))
+        start = time.time()
+        for b in range(0, len(order), 64):
+            idx = order[b : b + 64]
+            ids, mask, types = self.pad(idx)
+            h = model.frozen_states(ids, mask, types)
+            for j, i in enumerate(idx):
+                self.states[i] = h[j, : len(self.ids[i])].to(torch.float16).clone()
+            if b // 64 % 50 == 0:
+                log(f"  cached {b + len(idx)}/{len(order)} ({time.time() - start:.0f}s)")
+
+    def pad(self, idx: list[int]):
+        n = max(len(self.ids[i]) for i in idx)
+        ids = torch.zeros(len(idx), n, dtype=torch.long)
+        types = torch.zeros(len(idx), n, dtype=torch.long)
+        mask = torch.zeros(len(idx), n, dtype=torch.long)
+        for j, i in enumerate(idx):
+            k = len(self.ids[i])
+            ids[j, :k] = torch.tensor(self.ids[i])
+            types[j, :k] = torch.tensor(self.types[i])
+            mask[j, :k] = 1
+        return ids, mask, types
+
+    def batch(self, idx: list[int]):
+        ids, mask, types = self.pad(idx)
+        h = torch.zeros(len(idx), ids.shape[1], self.states[idx[0]].shape[-1])
+        for j, i in enumerate(idx):
+            h[j, : self.states[i].shape[0]] = self.states[i].float()
+        return h, mask, types
+
+
+def _batches(indices: list[int], lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, then group similar lengths (chunks of 50 batches) to cut padding."""
+    indices = indices[:]
+    rng.shuffle(indices)
+    out = []
+    chunk = size * 50
+    for c in range(0, len(indices), chunk):
+        part = sorted(indices[c : c + chunk], key=lambda i: lengths[i])
+        out += [part[b : b + size] for b in range(0, len(part), size)]
+    rng.shuffle(out)
+    return out
+
+
+def logits_for(model, cache: _Cache, feats: np.ndarray, idx: list[int]) -> np.ndarray:
+    model.eval()
+    out = np.zeros((len(idx), len(LABELS)), dtype=np.float64)
+    order = sorted(range(len(idx)), key=lambda j: len(cache.ids[idx[j]]))
+    with torch.inference_mode():
+        for b in range(0, len(order), 128):
+            js = order[b : b + 128]
+            h, mask, types = cache.batch([idx[j] for j in js])
+            f = torch.from_numpy(feats[[idx[j] for j in js]])
+            out[js] = model.tuned_forward(h, mask, types, f).double().numpy()
+    return out
+
+
+def fit_platt(logit: np.ndarray, y: np.ndarray, steps: int = 300) -> tuple[float, float]:
+    """Per-label Platt scaling by Newton's method with a little L2 toward identity."""
+    a, b = 1.0, 0.0
+    if y.min() == y.max():
+        return a, b
+    # Smoothed targets (Platt 1999) avoid overconfident fits on small validation sets.
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    t = np.where(y > 0.5, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(a * logit + b)))
+        g_a = np.sum((p - t) * logit) + 1e-3 * (a - 1)
+        g_b = np.sum(p - t) + 1e-3 * b
+        w = p * (1 - p)
+        h_aa = np.sum(w * logit * logit) + 1e-3
+        h_ab = np.sum(w * logit)
+        h_bb = np.sum(w) + 1e-3
+        det = h_aa * h_bb - h_ab * h_ab
+        if det <= 1e-12:
+            break
+        da = (h_bb * g_a - h_ab * g_b) / det
+        db = (h_aa * g_b - h_ab * g_a) / det
+        a, b = a - da, b - db
+        if abs(da) + abs(db) < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """Threshold maximising F1 on validation, searched over a fixed grid (stable, seedless)."""
+    if y.sum() == 0:
+        return 0.5
+    best, best_f1 = 0.5, -1.0
+    for th in np.arange(0.05, 0.951, 0.01):
+        pred = p >= th
+        tp = np.sum(pred & (y > 0.5))
+        f1 = 2 * tp / max(pred.sum() + y.sum(), 1)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(th), f1
+    return round(best, 2)
+
+
+def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
+    """Train, calibrate, tune thresholds and save to ``out_dir``; returns a short report."""
+    from transformers import AutoTokenizer
+
+    from rjcoach.encoder import encoder_dir
+    from rjcoach.model import ModelConfig, RubricClassifier, save_model
+
+    _seed(settings.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    t0 = time.time()
+    examples = load_sources(settings.sources)
+    if settings.limit:
+        rng = random.Random(settings.seed)
+        by_source: dict[str, list[Example]] = {}
+        for e in examples:
+            by_source.setdefault(e.source, []).append(e)
+        examples = []
+        for items in by_source.values():
+            rng.shuffle(items)
+            examples += items[: settings.limit]
+    examples = [e for e in examples if e.split != "test"]
+    log(f"examples: {describe(examples)}")
+    train_idx = [i for i, e in enumerate(examples) if e.split == "train"]
+    val_idx = [i for i, e in enumerate(examples) if e.split == "validation" and e.source == "indomain"]
+    if not train_idx:
+        raise ValueError("no training examples in the chosen sources")
+
+    model = RubricClassifier(settings.tuned_layers)
+    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+    log("rule features ...")
+    feats = _rule_features([e.text for e in examples])
+    log(f"caching frozen layers for {len(examples)} examples ...")
+    cache = _Cache(model, tokenizer, examples, settings.max_tokens, log)
+    y, m = _target_arrays(examples)
+    w = np.array([SOURCE_WEIGHT.get(e.source, 1.0) * e.weight for e in examples], dtype=np.float32)
+    groups = _group_matrix()
+
+    for p in model.parameters():
+        p.requires_grad = False
+    layer_params = [p for layer in model.encoder.encoder.layer[model.split :] for p in layer.parameters()]
+    for p in layer_params + list(model.head.parameters()):
+        p.requires_grad = True
+    opt = torch.optim.AdamW(
+        [
+            {"params": layer_params, "lr": settings.lr_layers},
+            {"params": list(model.head.parameters()), "lr": settings.lr_head},
+        ],
+        weight_decay=0.01,
+    )
+    rng = random.Random(settings.seed)
+    lengths = [len(ids) for ids in cache.ids]
+    epoch_idx = train_idx + [i for i in train_idx if examples[i].source == "indomain"] * (settings.indomain_repeat - 1)
+    steps_per_epoch = math.ceil(len(epoch_idx) / settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.0, (total - s) / total)
+    )
+    step = 0
+    for epoch in range(settings.epochs):
+        model.train()
+        model.encoder.embeddings.eval()
+        running, seen = 0.0, 0
+        for batch in _batches(epoch_idx, lengths, settings.batch_size, rng):
+            h, mask, types = cache.batch(batch)
+            logits = model.tuned_forward(h, mask, types, torch.from_numpy(feats[batch]))
+            lp, lnp = target_log_probs(logits, groups)
+            yt, mt = torch.from_numpy(y[batch]), torch.from_numpy(m[batch])
+            loss_el = -(yt * lp + (1 - yt) * lnp) * mt
+            loss = (loss_el.sum(1) * torch.from_numpy(w[batch])).sum() / mt.sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(layer_params + list(model.head.parameters()), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running += loss.item() * len(batch)
+            seen += len(batch)
+            if step % 100 == 0:
+                log(f"  epoch {epoch + 1} step {step}/{total} loss {running / seen:.4f} ({time.time() - t0:.0f}s)")
+        log(f"epoch {epoch + 1}/{settings.epochs} done, mean loss {running / max(seen, 1):.4f}")
+
+    model.eval()
+    cfg = ModelConfig(tuned_layers=settings.tuned_layers, max_tokens=settings.max_tokens)
+    if val_idx:
+        val_logits = logits_for(model, cache, feats, val_idx)
+        val_y = y[val_idx][:, : len(LABELS)]
+        for j in range(len(LABELS)):
+            a, b = fit_platt(val_logits[:, j], val_y[:, j])
+            cfg.platt_a[j], cfg.platt_b[j] = a, b
+            p = 1 / (1 + np.exp(-(a * val_logits[:, j] + b)))
+            cfg.thresholds[j] = best_threshold(p, val_y[:, j])
+    else:
+        log("no in-domain validation examples: identity calibration, thresholds 0.5")
+    cfg.training = {
+        "sources": list(settings.sources),
+        "source_weights": {s: SOURCE_WEIGHT.get(s, 1.0) for s in settings.sources},
+        "examples": describe(examples),
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "lr_layers": settings.lr_layers,
+        "lr_head": settings.lr_head,
+        "indomain_repeat": settings.indomain_repeat,
+        "seed": settings.seed,
+        "limit": settings.limit,
+        "seconds": round(time.time() - t0, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    save_model(model, cfg, out_dir)
+    log(f"saved to {out_dir} in {time.time() - t0:.0f}s")
+    return cfg.training
