@@ -111,6 +111,14 @@ def read_file(path: Path) -> tuple[list[Utterance], list[str], list[str]]:
                 field = ".".join(str(p) for p in err["loc"]) or "<line>"
                 errors.append(f"{where}: field {field}: {err['msg']}")
             continue
+        if u.split is not None:
+            from rjcoach.sources import split_for_text
+
+            if u.split != split_for_text(u.text):
+                errors.append(
+                    f"{where} ({u.id}): split {u.split!r} differs from the fixed split "
+                    f"{split_for_text(u.text)!r}; run `python -m rjcoach.dataset split {path}`"
+                )
         errs, warns = rubric_problems(u)
         errors += [f"{where} ({u.id}): {m}" for m in errs]
         warnings += [f"{where} ({u.id}): {m}" for m in warns]
@@ -166,9 +174,30 @@ def label_counts(items: Iterable[Utterance]) -> Counter:
     return counts
 
 
+def write_splits(path: Path) -> int:
+    """Store the fixed split (a hash of the words, see ``sources.split_for_text``) on every line."""
+    from rjcoach.sources import split_for_text
+
+    out, changed = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        split = split_for_text(row["text"])
+        changed += row.get("split") != split
+        row["split"] = split
+        out.append(json.dumps(row, ensure_ascii=False))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return changed
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "split":
+        for name in argv[1:]:
+            print(f"{name}: {write_splits(Path(name))} lines given their split")
+        return 0
     if len(argv) < 2 or argv[0] != "check":
-        print("usage: python -m rjcoach.dataset check FILE...", file=sys.stderr)
+        print("usage: python -m rjcoach.dataset check|split FILE...", file=sys.stderr)
         return 2
     items: list[Utterance] = []
     errors: list[str] = []

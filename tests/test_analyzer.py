@@ -1,0 +1,138 @@
+"""The real shipped model, loaded once: unambiguous utterances, the API contract, bad input."""
+import pytest
+import spacy
+
+import rjcoach
+from rjcoach.analysis import MAX_TEXT_CHARS, Analysis
+from rjcoach.analyzer import COMPONENT, SPACY_PIPELINE, get_analyzer
+from rjcoach.labels import ACCUSATORY, FAMILIES, LABELS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return get_analyzer()
+
+
+# Unambiguous utterances per family: (text, context, labels that must be there, labels that must not).
+CLEAR = [
+    ("How did the rest of that day go for you?", "It was the day after my birthday.", {"open_question"}, ACCUSATORY),
+    ("Was the gate locked?", None, {"closed_question"}, {"open_question"} | ACCUSATORY),
+    ("You must have been terrified.", "I heard them downstairs and I just froze under the duvet.",
+     {"emotion_label", "reflection"}, ACCUSATORY),
+    ("Mm-hmm. Go on.", "And then I saw the back door was open.", {"encourager"}, ACCUSATORY),
+    ("I'm so sorry that happened to you.", "They took my late husband's watch.", {"sympathy"}, ACCUSATORY),
+    ("What do you think needs to happen to make things right?", None,
+     {"restorative_question", "open_question"}, ACCUSATORY),
+    ("Who else has been affected by what you did?", None, {"restorative_question", "open_question"}, set()),
+    ("You're nothing but a lying little thug.", None, {"labeling"}, {"sympathy", "validation"}),
+    ("Why did you take it?", "I took the bike.", {"why_question", "open_question"}, {"sympathy"}),
+    ("You shouldn't have left your car unlocked.", "They took it from the drive.", {"victim_blaming"}, {"sympathy"}),
+    ("Answer me now or you'll be spending the night in a cell.", "...", {"threat"}, {"sympathy"}),
+    ("It's only a shed, get over it.", "I can't sleep since it happened.", {"minimizing"}, {"sympathy"}),
+    ("You lot never think before you act.", None, {"generalization"}, {"sympathy"}),
+    ("The room is ours until four, and there's tea at the back.", None, set(), set(LABELS)),
+]
+
+
+@pytest.mark.parametrize("text,context,must,must_not", CLEAR, ids=[c[0][:30] for c in CLEAR])
+def test_unambiguous_utterances(analyzer, text, context, must, must_not):
+    a = analyzer.analyze(text, context)
+    assert must <= a.labels, f"missing {must - a.labels}; got {sorted(a.labels)}"
+    assert not (a.labels & must_not), f"wrongly flagged {sorted(a.labels & must_not)}"
+
+
+def test_accusatory_family_is_flagged(analyzer):
+    a = analyzer.analyze("You did this on purpose and you know it.", None)
+    assert a.accusatory and a.families["accusatory"].flagged
+    calm = analyzer.analyze("Thank you for coming in today. Please take a seat.", None)
+    assert not calm.accusatory
+
+
+def test_contract(analyzer):
+    text = "I'm really sorry. Why did you leave the door open?"
+    a = rjcoach.analyze(text, "They got in through the back.")
+    assert isinstance(a, Analysis)
+    assert set(a.scores) == set(LABELS)
+    assert all(0.0 <= s <= 1.0 for s in a.scores.values())
+    assert a.labels <= set(LABELS)
+    assert set(a.families) == set(FAMILIES)
+    for fam, summary in a.families.items():
+        assert set(summary.labels) == a.labels & set(FAMILIES[fam])
+    for e in a.evidence:
+        assert e.label in a.labels
+        assert text[e.start : e.end] == e.text and e.text.strip()
+    assert {e.label for e in a.evidence} == a.labels  # every flag says which words carry it
+    d = a.to_dict()
+    assert d["labels"] == [label for label in LABELS if label in a.labels]
+
+
+def test_batch_matches_single(analyzer):
+    texts = ["Go on.", "Why did you do it?", "", "So you felt nobody was listening."]
+    contexts = [None, "I did it.", None, "I rang them four times and nobody came."]
+    many = rjcoach.analyze_many(texts, contexts, batch_size=2)
+    for t, c, m in zip(texts, contexts, many):
+        one = analyzer.analyze(t, c)
+        assert one.labels == m.labels
+        for label in LABELS:
+            assert abs(one.scores[label] - m.scores[label]) < 1e-4
+
+
+def test_context_is_used(analyzer):
+    text = "So the bike was the one thing you'd bought with your own money."
+    with_ctx = analyzer.analyze(text, "I saved for that bike for a whole year from my paper round.")
+    without = analyzer.analyze(text, None)
+    assert with_ctx.scores["reflection"] != without.scores["reflection"]
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
+def test_empty_text_has_no_labels(analyzer, blank):
+    a = analyzer.analyze(blank)
+    assert a.labels == frozenset() and a.evidence == ()
+    assert set(a.scores) == set(LABELS)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["a list"]])
+def test_non_string_raises_type_error(analyzer, bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        analyzer.analyze(bad)
+
+
+def test_non_string_context_raises_type_error(analyzer):
+    with pytest.raises(TypeError, match="context"):
+        analyzer.analyze("Go on.", 3)
+
+
+def test_over_long_text_raises_value_error_naming_the_limit(analyzer):
+    with pytest.raises(ValueError, match=str(MAX_TEXT_CHARS)):
+        analyzer.analyze("a" * (MAX_TEXT_CHARS + 1))
+    assert analyzer.analyze("word " * (MAX_TEXT_CHARS // 5)).scores  # at the limit: fine
+
+
+def test_long_context_is_accepted(analyzer):
+    a = analyzer.analyze("Go on.", "It was late. " * 1000)
+    assert "encourager" in a.labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀😀😀", "مرحبا، كيف حالك؟", "שלום", "a\x00b\x00c", "\u202eevil\u202c?", "\x07\x1b[31mred",
+     "漢字だけの文です。", "\ufeff\u200b", "?" * 500, "why " * 400],
+)
+def test_any_unicode_works(analyzer, text):
+    a = analyzer.analyze(text)
+    for e in a.evidence:
+        assert text[e.start : e.end] == e.text
+
+
+def test_spacy_component_in_a_users_pipeline():
+    nlp = spacy.load(SPACY_PIPELINE, exclude=["ner"])
+    nlp.add_pipe(COMPONENT)
+    doc = nlp.make_doc("Why did you take it?")
+    doc._.rjcoach_context = "I took the bike."
+    doc = nlp(doc)
+    assert {"why_question", "open_question"} <= doc._.rjcoach.labels
+    docs = list(nlp.pipe(["Mm-hmm.", "You're a vandal."]))
+    assert "encourager" in docs[0]._.rjcoach.labels
+    assert "labeling" in docs[1]._.rjcoach.labels

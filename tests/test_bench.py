@@ -1,0 +1,14 @@
+import pytest
+
+from rjcoach.bench import run_bench
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_prints_figures_beside_the_reference():
+    lines = []
+    res = run_bench(n_single=10, n_batch=32, out=lines.append)
+    text = "\n".join(lines)
+    assert "RoBERTa-base" in text and "resident memory" in text
+    for key in ("analyser_single_p50_ms", "roberta_single_p50_ms", "analyser_batch_utt_per_s", "rss_analyser_loaded_mb"):
+        assert res[key] > 0
