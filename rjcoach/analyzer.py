@@ -81,7 +81,7 @@ class RubricComponent:
         hits = [self.rules(doc) for doc in todo]
         contexts = [doc._.rjcoach_context for doc in todo]
         probs = self.probabilities([d.text for d in todo], contexts, hits)
-        on = decide(probs, self.thresholds)
+        on = decide(probs, self.thresholds, self.cfg.accusatory_threshold)
         label_sets = [frozenset(LABELS[i] for i in np.flatnonzero(row)) for row in on]
         evidence = self._evidence(todo, label_sets, hits)
         for doc, labels, p, ev in zip(todo, label_sets, probs, evidence):

@@ -104,6 +104,25 @@ def cmd_data(args) -> int:
     return dataset.main(["check", *files])
 
 
+def cmd_persona_validate(args) -> int:
+    from rjcoach.persona_loader import PERSONA_DIR, load_folder
+
+    paths = [Path(p).resolve() for p in args.paths] or [PERSONA_DIR]
+    files: set[Path] = set()
+    for p in paths:
+        files |= set(p.glob("*.y*ml")) if p.is_dir() else {p}
+    folder = paths[0] if len(paths) == 1 and paths[0].is_dir() else PERSONA_DIR
+    # Scenarios and personas refer to each other: load the whole folder, report the named files.
+    lib = load_folder(folder, sorted(files | set(folder.glob("*.y*ml"))))
+    wanted = {str(f) for f in files}
+    errors = [e for e in lib.errors if e.file in wanted]
+    for e in errors:
+        print(e)
+    bad = {e.file for e in errors}
+    print(f"{len(files)} files: {len(wanted - bad)} valid, {len(bad)} with problems ({len(errors)} problems)")
+    return 1 if errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rjcoach.sources import DEFAULT_SOURCES
 
@@ -137,6 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=200, help="single-utterance calls to time")
     p.add_argument("--batch-n", type=int, default=512, help="utterances for the batch throughput")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("persona", help="persona and scenario files")
+    psub = p.add_subparsers(dest="persona_command", required=True)
+    pv = psub.add_parser("validate", help="report every problem in persona/scenario files")
+    pv.add_argument("paths", nargs="*", help="files or folders (default: personas/)")
+    pv.set_defaults(func=cmd_persona_validate)
+    from rjcoach import persona_cli
+    from rjcoach.persona_schema import ROLES
+
+    pn = psub.add_parser("new", help="write a valid persona skeleton to fill in")
+    pn.add_argument("--role", required=True, choices=ROLES)
+    pn.add_argument("--scenario", required=True)
+    pn.add_argument("--id")
+    pn.add_argument("--name")
+    pn.add_argument("--out", help="folder (default: personas/)")
+    pn.set_defaults(func=persona_cli.cmd_new)
+    pt = psub.add_parser("try", help="chat with a persona in the terminal, showing its state")
+    pt.add_argument("id")
+    pt.add_argument("--seed", type=int, default=0)
+    pt.set_defaults(func=persona_cli.cmd_try)
 
     p = sub.add_parser("data", help="check the labelled utterance files")
     p.add_argument("action", choices=["check"])

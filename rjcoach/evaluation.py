@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from rjcoach.analysis import MAX_TEXT_CHARS
 from rjcoach.labels import ACCUSATORY, LABELS
 
 
@@ -170,7 +171,9 @@ def evaluate_suite(analyzer=None, limit: int | None = None, progress: bool = Fal
             keep = [i for i, g in enumerate(golds) if g is not None]
             items = [items[i] for i in keep]
             golds = [golds[i] for i in keep]
-            preds = analyzer.analyze_many([e.text for e in items], [e.context for e in items], progress=progress)
+            # A few Reddit posts exceed the analyser's input limit; the model reads 128 tokens anyway.
+            texts = [e.text[:MAX_TEXT_CHARS] for e in items]
+            preds = analyzer.analyze_many(texts, [e.context for e in items], progress=progress)
             tasks = {}
             for task, fn in PUBLIC_TASKS[source].items():
                 tasks[task] = binary_scores([g[task] for g in golds], [fn(p.labels) for p in preds]).as_dict()

@@ -44,6 +44,7 @@ class ModelConfig:
     platt_a: list[float] = field(default_factory=lambda: [1.0] * len(LABELS))
     platt_b: list[float] = field(default_factory=lambda: [0.0] * len(LABELS))
     thresholds: list[float] = field(default_factory=lambda: [0.5] * len(LABELS))
+    accusatory_threshold: float | None = None
     weights_sha256: str = ""
     training: dict = field(default_factory=dict)
 

@@ -35,6 +35,7 @@ class TrainSettings:
     indomain_repeat: int = 2
     seed: int = 13
     limit: int | None = None  # cap examples per source (quick runs and tests)
+    source_cap: tuple[tuple[str, int], ...] = (("esconv", 8000),)  # training examples kept per source
     max_tokens: int = 128
 
 
@@ -193,6 +194,26 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return round(best, 2)
 
 
+def _accusatory_threshold(val_logits: np.ndarray, val_y: np.ndarray, cfg) -> float | None:
+    """The family-level threshold that best improves any-accusatory F1 on validation (or None)."""
+    from rjcoach.decision import ACC_IDX, calibrate, decide
+
+    probs = calibrate(val_logits, np.asarray(cfg.platt_a), np.asarray(cfg.platt_b))
+    gold = val_y[:, ACC_IDX].any(axis=1)
+
+    def f1(th):
+        pred = decide(probs, np.asarray(cfg.thresholds), th)[:, ACC_IDX].any(axis=1)
+        tp = np.sum(pred & gold)
+        return 2 * tp / max(pred.sum() + gold.sum(), 1)
+
+    best, best_f1 = None, f1(None)
+    for th in np.arange(0.2, 0.951, 0.01):
+        score = f1(float(th))
+        if score > best_f1 + 1e-9:
+            best, best_f1 = round(float(th), 2), score
+    return best
+
+
 def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     """Train, calibrate, tune thresholds and save to ``out_dir``; returns a short report."""
     from transformers import AutoTokenizer
@@ -214,6 +235,19 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
             rng.shuffle(items)
             examples += items[: settings.limit]
     examples = [e for e in examples if e.split != "test"]
+    caps = dict(settings.source_cap)
+    if caps:
+        rng = random.Random(settings.seed)
+        kept, seen = [], {}
+        shuffled = examples[:]
+        rng.shuffle(shuffled)
+        for e in shuffled:
+            if e.split == "train" and e.source in caps:
+                seen[e.source] = seen.get(e.source, 0) + 1
+                if seen[e.source] > caps[e.source]:
+                    continue
+            kept.append(e)
+        examples = sorted(kept, key=lambda e: (e.source, e.split, e.text))
     log(f"examples: {describe(examples)}")
     train_idx = [i for i, e in enumerate(examples) if e.split == "train"]
     val_idx = [i for i, e in enumerate(examples) if e.split == "validation" and e.source == "indomain"]
@@ -284,6 +318,7 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
             cfg.platt_a[j], cfg.platt_b[j] = a, b
             p = 1 / (1 + np.exp(-(a * val_logits[:, j] + b)))
             cfg.thresholds[j] = best_threshold(p, val_y[:, j])
+        cfg.accusatory_threshold = _accusatory_threshold(val_logits, val_y, cfg)
     else:
         log("no in-domain validation examples: identity calibration, thresholds 0.5")
     cfg.training = {
@@ -297,6 +332,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         "indomain_repeat": settings.indomain_repeat,
         "seed": settings.seed,
         "limit": settings.limit,
+        "source_cap": dict(settings.source_cap),
+        "tuned_layers": settings.tuned_layers,
         "seconds": round(time.time() - t0, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
