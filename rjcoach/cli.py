@@ -55,7 +55,10 @@ def cmd_evaluate(args) -> int:
 
             path = model_dir_from_env() / "metrics.json"
             path.write_text(json.dumps(suite, indent=2) + "\n")
-            print(f"wrote {path}", file=sys.stderr)
+            card = model_dir_from_env().parent / "MODEL_CARD.md"
+            if card.is_file():
+                evaluation.update_card(card, suite)
+            print(f"wrote {path} and the metrics block of {card}", file=sys.stderr)
         print(json.dumps(suite, indent=2) if args.json else evaluation.format_suite(suite))
         return 0
     if not args.file:

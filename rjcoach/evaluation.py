@@ -204,3 +204,50 @@ def format_suite(suite: dict) -> str:
             tasks = ", ".join(f"{t} {s['f1']:.3f}" for t, s in val["tasks"].items())
             parts.append(f"{key} (n={val['n']}): mean F1 {val['mean_f1']:.3f} [{tasks}]")
     return "\n".join(parts)
+
+
+CARD_START = "<!-- metrics:start (written by `rjcoach evaluate --suite --write`; do not edit) -->"
+CARD_END = "<!-- metrics:end -->"
+TARGETS = {
+    "indomain_macro_f1": 0.80,
+    "indomain_any_accusatory_f1": 0.90,
+    "annomi_mean_f1": 0.70,
+    "esconv_mean_f1": 0.55,
+    "epitome_mean_f1": 0.66,
+}
+
+
+def metrics_markdown(suite: dict) -> str:
+    """The model card's metrics block, rendered from the suite's figures."""
+    ind = suite["indomain_test"]
+    rows = [
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| in-domain test, macro-F1 over 17 labels (n={ind['n']}) | {ind['macro_f1']:.3f} | >= {TARGETS['indomain_macro_f1']:.2f} |",
+        f"| in-domain test, any-accusatory F1 | {ind['any_accusatory']['f1']:.3f} | >= {TARGETS['indomain_any_accusatory_f1']:.2f} |",
+    ]
+    names = {"annomi": "AnnoMI validation transcripts, mean F1 (open, closed, reflection)",
+             "esconv": "ESConv validation dialogues, mean F1 (question, reflection, emotion label, advice)",
+             "epitome": "EPITOME validation posts, mean F1 (emotional reactions, interpretations, explorations)"}
+    for src, title in names.items():
+        key = f"{src}_validation"
+        if key in suite:
+            v = suite[key]
+            tasks = ", ".join(f"{t} {x['f1']:.3f}" for t, x in v["tasks"].items())
+            rows.append(f"| {title} (n={v['n']}): {tasks} | {v['mean_f1']:.3f} | >= {TARGETS[src + '_mean_f1']:.2f} |")
+    per = ["", "Per label, in-domain test split:", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, sc in ind["labels"].items():
+        per.append(f"| `{label}` | {sc['precision']:.3f} | {sc['recall']:.3f} | {sc['f1']:.3f} | {sc['support']} |")
+    acc = ind["any_accusatory"]
+    per.append(f"| any accusatory | {acc['precision']:.3f} | {acc['recall']:.3f} | {acc['f1']:.3f} | {acc['support']} |")
+    head = f"Measured {suite['generated']}" + (f" (limit {suite['limit']} per set)" if suite.get("limit") else "")
+    return "\n".join([CARD_START, head + ":", "", *rows, *per, CARD_END])
+
+
+def update_card(card: Path, suite: dict) -> None:
+    text = card.read_text(encoding="utf-8")
+    if CARD_START not in text or CARD_END not in text:
+        raise ValueError(f"{card} has no metrics block markers")
+    before, rest = text.split(CARD_START, 1)
+    _, after = rest.split(CARD_END, 1)
+    card.write_text(before + metrics_markdown(suite) + after, encoding="utf-8")

@@ -91,11 +91,13 @@ class PersonaTurn:
     variant: str  # "open", "guarded", "reaction", "disclosure"
     state: PersonaState
     similarity: float
-    backend: str = "embedded"
+    backend: str = "embedded"  # "embedded", an LLM backend's name, or "embedded-fallback"
+    notice: str | None = None  # why the engine switched, for the record and the trainee
 
     @property
     def tags(self) -> dict:
-        return {"emotion": self.emotion, "disclosure": self.disclosure, "topic": self.topic, "variant": self.variant}
+        return {"emotion": self.emotion, "disclosure": self.disclosure, "topic": self.topic,
+                "variant": self.variant, "backend": self.backend}
 
 
 class PersonaAgent(Protocol):
