@@ -82,6 +82,7 @@ def cmd_train(args) -> int:
         epochs=args.epochs,
         seed=args.seed,
         limit=args.limit,
+        tuned_layers=args.tuned_layers,
     )
     out = Path(args.out) if args.out else model_dir_from_env()
     try:
@@ -126,6 +127,34 @@ def cmd_persona_validate(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_serve(args) -> int:
+    from rjcoach.webapp import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    import getpass
+
+    from rjcoach.auth import AuthError, add_user
+    from rjcoach.store import Store
+
+    password = args.password_stdin and sys.stdin.readline().rstrip("\n") or None
+    if password is None:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("rjcoach user add: the two passwords differ", file=sys.stderr)
+            return 2
+    try:
+        user = add_user(Store(), args.username, password, args.role)
+    except AuthError as exc:
+        print(f"rjcoach user add: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {user.role} {user.username!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rjcoach.sources import DEFAULT_SOURCES
 
@@ -152,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--limit", type=int, help="at most N examples per source (quick runs)")
+    p.add_argument("--tuned-layers", type=int, default=3, help="top encoder layers to fine-tune (0-6)")
     p.add_argument("--out", help="output folder (default: models/analyser)")
     p.set_defaults(func=cmd_train)
 
@@ -179,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("id")
     pt.add_argument("--seed", type=int, default=0)
     pt.set_defaults(func=persona_cli.cmd_try)
+
+    import os
+
+    p = sub.add_parser("serve", help="start the practice app in the browser")
+    p.add_argument("--host", default=os.environ.get("RJCOACH_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("RJCOACH_PORT", "7860")))
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("user", help="accounts")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="create an account (asks for the password)")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["trainee", "instructor", "admin"])
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.set_defaults(func=cmd_user_add)
 
     p = sub.add_parser("data", help="check the labelled utterance files")
     p.add_argument("action", choices=["check"])

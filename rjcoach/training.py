@@ -21,7 +21,7 @@ from torch import nn
 from rjcoach.labels import LABELS
 from rjcoach.sources import DEFAULT_SOURCES, GROUPS, TARGETS, Example, describe, load_sources
 
-SOURCE_WEIGHT = {"indomain": 1.0, "annomi": 0.6, "esconv": 0.35, "epitome": 0.35}
+SOURCE_WEIGHT = {"indomain": 1.0, "annomi": 0.8, "esconv": 0.5, "epitome": 0.5}
 
 
 @dataclass
@@ -31,7 +31,7 @@ class TrainSettings:
     batch_size: int = 32
     lr_layers: float = 6e-5
     lr_head: float = 2e-3
-    tuned_layers: int = 2
+    tuned_layers: int = 3
     indomain_repeat: int = 2
     seed: int = 13
     limit: int | None = None  # cap examples per source (quick runs and tests)

@@ -63,3 +63,23 @@ def test_evaluate_command_refuses_bad_file(tmp_path):
     out = subprocess.run([sys.executable, "-m", "rjcoach", "evaluate", str(p)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and f"{p}:1" in out.stderr
+
+
+def test_model_card_quotes_the_measured_metrics():
+    """The card's metrics block is exactly what `rjcoach evaluate --suite --write` rendered."""
+    from rjcoach.evaluation import CARD_END, CARD_START, metrics_markdown
+    from rjcoach.model import model_dir_from_env
+
+    metrics = model_dir_from_env() / "metrics.json"
+    card = model_dir_from_env().parent / "MODEL_CARD.md"
+    text = card.read_text()
+    block = CARD_START + text.split(CARD_START, 1)[1].split(CARD_END, 1)[0] + CARD_END
+    assert block == metrics_markdown(json.loads(metrics.read_text()))
+
+
+def test_metrics_markdown_renders_every_label():
+    from rjcoach.evaluation import metrics_markdown
+
+    report = label_report([frozenset({"advice"})], [frozenset({"advice"})])
+    text = metrics_markdown({"generated": "2026-01-01", "limit": None, "indomain_test": report})
+    assert "`advice` | 1.000" in text and "macro-F1" in text

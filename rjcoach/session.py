@@ -1,0 +1,160 @@
+"""One practice session, and the one object that runs a turn.
+
+``PracticeSession.turn(text)`` is the whole flow for one message, in one direction:
+trainee text -> analysis -> coaching -> persona turn -> store (committed) -> what the UI shows.
+Nothing else strings these steps together; the UI only calls this class.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from rjcoach.analysis import Analysis
+from rjcoach.coach import Feedback, PriorTurn, coach
+from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaTurn
+from rjcoach.persona_loader import Library
+from rjcoach.store import PracticeSessionRow, Store, StoredTurn
+
+MAX_MESSAGE_CHARS = 1000
+
+
+class MessageRejected(ValueError):
+    """The message was not sent; ``hint`` says why, in words for the trainee."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    turn: StoredTurn
+    analysis: Analysis
+    feedback: Feedback
+    reply: PersonaTurn
+
+
+def feedback_dict(fb: Feedback) -> dict:
+    m = fb.metrics
+    return {
+        "level": fb.level,
+        "labels_plain": list(fb.labels_plain),
+        "tip": asdict(fb.tip) if fb.tip else None,
+        "rewrite": fb.rewrite,
+        "show_labels": fb.show_labels,
+        "metrics": {**asdict(m), "rq_ratio": m.rq_ratio, "open_share": m.open_share,
+                    "accusatory_rate": m.accusatory_rate},
+    }
+
+
+def persona_dict(turn: PersonaTurn) -> dict:
+    return {**turn.tags, "state": turn.state.as_dict(), "similarity": turn.similarity, "notice": turn.notice}
+
+
+class PracticeSession:
+    def __init__(self, store: Store, library: Library, row: PracticeSessionRow, analyzer=None, agent=None) -> None:
+        from rjcoach.analyzer import get_analyzer
+
+        if row.persona_id not in library.personas:
+            raise KeyError(f"persona {row.persona_id!r} is not available")
+        self.store = store
+        self.library = library
+        self.row = row
+        self.persona = library.personas[row.persona_id]
+        self.scenario = library.scenarios.get(row.scenario_id)
+        self.analyzer = analyzer or get_analyzer()
+        self._agent_factory = agent
+        self.agent = self._fresh_agent()
+        self._replay(store.turns(row.id))
+
+    # construction ------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, store: Store, library: Library, user_id: int, scenario_id: str, persona_id: str,
+              level: str = "coached", seed: int = 0, analyzer=None, agent=None) -> "PracticeSession":
+        from rjcoach.coach import LEVELS
+
+        if level not in LEVELS:
+            raise ValueError(f"coaching level must be one of {', '.join(LEVELS)}")
+        scenario = library.scenarios.get(scenario_id)
+        if scenario is None:
+            raise KeyError(f"scenario {scenario_id!r} is not available")
+        if persona_id not in {r.persona for r in scenario.roster} or persona_id not in library.personas:
+            raise KeyError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
+        sid = store.create_session(user_id, scenario_id, persona_id, level, seed)
+        return cls(store, library, store.session(sid), analyzer, agent)
+
+    @classmethod
+    def resume(cls, store: Store, library: Library, session_id: str, analyzer=None, agent=None) -> "PracticeSession":
+        row = store.session(session_id)
+        if row is None:
+            raise KeyError(f"no session {session_id!r}")
+        return cls(store, library, row, analyzer, agent)
+
+    def _fresh_agent(self):
+        if self._agent_factory is not None:
+            return self._agent_factory(self.persona, self.scenario, self.row.seed)
+        return EmbeddedPersona(self.persona, seed=self.row.seed)
+
+    def _replay(self, turns: list[StoredTurn]) -> None:
+        """Rebuild the persona's state from the record (deterministic for the session's seed)."""
+        self.agent = self._fresh_agent()
+        engine = getattr(self.agent, "engine", self.agent)  # an LLM persona keeps an embedded engine
+        for t in turns:
+            engine.observe(Observation(t.trainee_text, frozenset(t.analysis.get("labels", []))))
+            engine.act()
+
+    # the turn ----------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def state(self):
+        return self.agent.state
+
+    def history(self) -> list[StoredTurn]:
+        return self.store.turns(self.row.id)
+
+    def _prior(self, turns: list[StoredTurn]) -> list[PriorTurn]:
+        return [PriorTurn(frozenset(t.analysis.get("labels", [])), t.persona.get("emotion", "neutral"), t.persona_text)
+                for t in turns]
+
+    def turn(self, text: object) -> TurnResult:
+        if self.row.status != "active":
+            raise MessageRejected("This session has ended; start a new one to keep practising.")
+        if not isinstance(text, str) or not text.strip():
+            raise MessageRejected("Type a message first: an empty message is not sent.")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise MessageRejected(f"That message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}. "
+                                  "Nothing was sent: shorten it and try again.")
+        history = self.history()
+        context = history[-1].persona_text if history else None
+        analysis = self.analyzer.analyze(text, context)
+        first_name = self.persona.name.split()[0]
+        feedback = coach(analysis, self._prior(history), self.row.level, first_name)
+        before = self.agent.state
+        self.agent.observe(Observation(text, analysis.labels))
+        reply = self.agent.act()
+        try:
+            stored = self.store.add_turn(self.row.id, text, analysis.to_dict(), feedback_dict(feedback),
+                                         reply.text, persona_dict(reply))
+        except Exception:
+            self._replay(history)  # the turn did not happen: the persona forgets it too
+            assert self.agent.state.trust == before.trust
+            raise
+        return TurnResult(stored, analysis, feedback, reply)
+
+    def rewind(self) -> StoredTurn | None:
+        """'Try that again': the last exchange leaves the conversation but stays in the record."""
+        if self.row.status != "active":
+            raise MessageRejected("This session has ended.")
+        undone = self.store.rewind_last(self.row.id)
+        self._replay(self.history())
+        return undone
+
+    def end(self):
+        from rjcoach.debrief import build_debrief
+
+        if self.row.status == "active":
+            self.store.end_session(self.row.id)
+            self.row = self.store.session(self.row.id)
+        return build_debrief(self.row, self.persona, self.scenario, self.store.turns(self.row.id, include_rewound=True))

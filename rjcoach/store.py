@@ -1,0 +1,199 @@
+"""The store: the only part of rjcoach that writes. SQLite file by default, any SQLAlchemy URL.
+
+Every turn is committed as it happens, so a crash or restart loses nothing already said. The
+schema is managed by Alembic migrations (``rjcoach/migrations``), applied on start.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("trainee", "instructor", "admin")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def default_url() -> str:
+    """RJCOACH_DATABASE_URL, else a SQLite file in RJCOACH_DATA_DIR (default ./data/runs)."""
+    url = os.environ.get("RJCOACH_DATABASE_URL")
+    if url:
+        return url
+    data_dir = Path(os.environ.get("RJCOACH_DATA_DIR", REPO_ROOT / "data" / "runs"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'rjcoach.sqlite3'}"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PracticeSessionRow(Base):
+    __tablename__ = "practice_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    scenario_id: Mapped[str] = mapped_column(String(64))
+    persona_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("practice_sessions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order within the session, rewound turns included
+    trainee_text: Mapped[str] = mapped_column(Text)
+    analysis: Mapped[dict] = mapped_column(JSON)
+    feedback: Mapped[dict] = mapped_column(JSON)
+    persona_text: Mapped[str] = mapped_column(Text)
+    persona: Mapped[dict] = mapped_column(JSON)  # tags and state after the turn
+    rewound: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    id: int
+    position: int
+    trainee_text: str
+    analysis: dict
+    feedback: dict
+    persona_text: str
+    persona: dict
+    rewound: bool
+
+
+class StoreError(RuntimeError):
+    """The database could not be written or read; the message is safe to show a trainee."""
+
+
+class Store:
+    def __init__(self, url: str | None = None, migrate: bool = True) -> None:
+        self.url = url or default_url()
+        self.engine = create_engine(self.url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(conn, _record):  # durable writes, concurrent readers
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        cfg.attributes["connection_url"] = self.url
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def _write(self, fn):
+        try:
+            with self._sessions.begin() as db:
+                return fn(db)
+        except StoreError:
+            raise
+        except Exception as exc:  # OperationalError (disk full, read-only), IntegrityError, ...
+            raise StoreError(f"could not save to the database ({type(exc).__name__}); nothing already saved was changed") from exc
+
+    # users ---------------------------------------------------------------------------------------
+    def create_user(self, username: str, password_hash: str, role: str) -> int:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        return self._write(lambda db: _add(db, User(username=username, password_hash=password_hash, role=role)).id)
+
+    def user(self, username: str) -> User | None:
+        with self._sessions() as db:
+            return db.scalar(select(User).where(User.username == username))
+
+    def user_count(self) -> int:
+        with self._sessions() as db:
+            return len(db.scalars(select(User.id)).all())
+
+    # sessions ------------------------------------------------------------------------------------
+    def create_session(self, user_id: int, scenario_id: str, persona_id: str, level: str, seed: int) -> str:
+        row = PracticeSessionRow(user_id=user_id, scenario_id=scenario_id, persona_id=persona_id, level=level, seed=seed)
+        return self._write(lambda db: _add(db, row).id)
+
+    def session(self, session_id: str) -> PracticeSessionRow | None:
+        with self._sessions() as db:
+            return db.get(PracticeSessionRow, session_id)
+
+    def sessions_of(self, user_id: int) -> list[PracticeSessionRow]:
+        with self._sessions() as db:
+            q = select(PracticeSessionRow).where(PracticeSessionRow.user_id == user_id).order_by(PracticeSessionRow.created_at.desc())
+            return list(db.scalars(q))
+
+    def end_session(self, session_id: str) -> None:
+        def fn(db):
+            row = db.get(PracticeSessionRow, session_id)
+            row.status, row.ended_at = "ended", utcnow()
+        self._write(fn)
+
+    # turns ---------------------------------------------------------------------------------------
+    def add_turn(self, session_id: str, trainee_text: str, analysis: dict, feedback: dict,
+                 persona_text: str, persona: dict) -> StoredTurn:
+        def fn(db):
+            last = db.scalar(select(TurnRow.position).where(TurnRow.session_id == session_id)
+                             .order_by(TurnRow.position.desc()).limit(1))
+            row = _add(db, TurnRow(session_id=session_id, position=(last or 0) + 1, trainee_text=trainee_text,
+                                   analysis=analysis, feedback=feedback, persona_text=persona_text, persona=persona))
+            return _stored(row)
+        return self._write(fn)
+
+    def rewind_last(self, session_id: str) -> StoredTurn | None:
+        """Mark the newest live turn as rewound (kept in the record, out of the conversation)."""
+        def fn(db):
+            row = db.scalar(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.rewound.is_(False))
+                            .order_by(TurnRow.position.desc()).limit(1))
+            if row is None:
+                return None
+            row.rewound = True
+            return _stored(row)
+        return self._write(fn)
+
+    def turns(self, session_id: str, include_rewound: bool = False) -> list[StoredTurn]:
+        with self._sessions() as db:
+            q = select(TurnRow).where(TurnRow.session_id == session_id)
+            if not include_rewound:
+                q = q.where(TurnRow.rewound.is_(False))
+            return [_stored(r) for r in db.scalars(q.order_by(TurnRow.position))]
+
+
+def _add(db: Session, obj):
+    db.add(obj)
+    db.flush()
+    return obj
+
+
+def _stored(r: TurnRow) -> StoredTurn:
+    return StoredTurn(r.id, r.position, r.trainee_text, r.analysis, r.feedback, r.persona_text, r.persona, r.rewound)

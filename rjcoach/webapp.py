@@ -1,0 +1,327 @@
+"""The practice app (Gradio): thin UI over accounts, PracticeSession and the debrief.
+
+Per-user state lives in ``gr.State`` (held on the server, per browser session), never in module
+globals. Every handler re-checks who is signed in before it does anything.
+"""
+from __future__ import annotations
+
+import html
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from rjcoach.auth import AuthError, Principal, RateLimiter, add_user, sign_in
+from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD
+from rjcoach.labels import FAMILY_OF
+from rjcoach.persona_loader import Library, load_folder
+from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession
+from rjcoach.store import Store, StoreError
+
+FAMILY_COLOURS = {"listening": "#cfe2ff", "empathy": "#d1e7dd", "restorative": "#cff4fc",
+                  "accusatory": "#f8d7da", "other": "#fff3cd"}
+LEVEL_CHOICES = [("Coached: full live feedback", "coached"), ("Light: only accusatory language flagged", "light"),
+                 ("Assessment: no live feedback, full debrief", "assessment")]
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def chat_text(text: str) -> str:
+    """Chat content shown as typed: no HTML, no Markdown, no links."""
+    return html.escape(text, quote=False)
+
+
+def highlight(text: str, evidence: list[dict]) -> str:
+    spans = sorted({(e["start"], e["end"], FAMILY_OF[e["label"]]) for e in evidence})
+    out, pos = [], 0
+    for start, end, fam in spans:
+        if start < pos:
+            continue
+        out.append(esc(text[pos:start]))
+        out.append(f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(text[start:end])}</mark>')
+        pos = end
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def gauge(name: str, value: float | None, fair: float, good: float, top: float, fmt) -> str:
+    if value is None:
+        return f"<div class='rj-gauge'><b>{esc(name)}</b>: n/a yet</div>"
+    pct = max(0.0, min(1.0, value / top)) * 100
+    band = "good" if value >= good else "fair" if value >= fair else "below"
+    return (f"<div class='rj-gauge'><b>{esc(name)}</b>: {esc(fmt(value))} <span class='rj-{band}'>({band})</span>"
+            f"<div style='position:relative;height:8px;background:#eee;border-radius:4px'>"
+            f"<div style='width:{pct:.0f}%;height:8px;background:#2c7be5;border-radius:4px'></div>"
+            f"<div title='fair' style='position:absolute;left:{fair / top * 100:.0f}%;top:-2px;height:12px;border-left:2px solid #b8860b'></div>"
+            f"<div title='good' style='position:absolute;left:{good / top * 100:.0f}%;top:-2px;height:12px;border-left:2px solid #1e7e34'></div>"
+            f"</div></div>")
+
+
+def feedback_html(result, persona_name: str) -> str:
+    fb = result.turn.feedback
+    a = result.turn.analysis
+    if fb["level"] == "assessment":
+        return "<p>Assessment mode: no live feedback. Your full debrief comes at the end.</p>"
+    parts = []
+    shown_labels = set(a["labels"]) if fb["level"] == "coached" else {l for l in a["labels"] if FAMILY_OF[l] == "accusatory"}
+    ev = [e for e in a["evidence"] if e["label"] in shown_labels]
+    parts.append(f"<p class='rj-words'>{highlight(a['text'], ev)}</p>")
+    parts.append(f"<p><b>Coded as:</b> {esc(', '.join(fb['labels_plain']) or 'nothing flagged')}</p>")
+    if fb["tip"]:
+        parts.append(f"<div class='rj-tip'><b>Tip:</b> {esc(fb['tip']['text'])}</div>")
+    if fb["rewrite"]:
+        parts.append(f"<div class='rj-rewrite'><b>Try instead:</b> \u201c{esc(fb['rewrite'])}\u201d</div>")
+    if result.reply.notice:
+        parts.append(f"<p class='rj-notice'>{esc(result.reply.notice)}</p>")
+    return "".join(parts)
+
+
+def gauges_html(metrics: dict, trust: float | None, level: str) -> str:
+    if level == "assessment":
+        return ""
+    rows = [
+        gauge("Reflections per question", metrics.get("rq_ratio"), RQ_FAIR, RQ_GOOD, 3.0, lambda v: f"{v:.2f}"),
+        gauge("Open questions", metrics.get("open_share"), OPEN_FAIR, OPEN_GOOD, 1.0, lambda v: f"{v * 100:.0f}%"),
+        f"<div class='rj-gauge'><b>Empathy</b>: {metrics.get('empathy', 0)} &middot; "
+        f"<b>Accusatory</b>: <span class='rj-{'good' if not metrics.get('accusatory_utterances') else 'below'}'>"
+        f"{metrics.get('accusatory_utterances', 0)}</span> (target 0)</div>",
+    ]
+    if trust is not None:
+        rows.append(gauge("Their trust", trust, 0.4, 0.65, 1.0, lambda v: f"{v:.2f}"))
+    return "".join(rows)
+
+
+CSS = """
+.rj-good{color:#1e7e34}.rj-fair{color:#b8860b}.rj-below{color:#c0392b}
+.rj-tip{background:#f1f3f5;padding:8px;border-radius:6px;margin:6px 0}
+.rj-rewrite{background:#e9f7ef;padding:8px;border-radius:6px;margin:6px 0}
+.rj-gauge{margin:6px 0}
+"""
+
+
+def build_app(store: Store | None = None, library: Library | None = None, analyzer=None,
+              host: str = "127.0.0.1") -> gr.Blocks:
+    store = store or Store()
+    library = library or load_folder()
+    if analyzer is None:
+        from rjcoach.analyzer import get_analyzer
+
+        analyzer = get_analyzer()
+    limiter = RateLimiter()
+    loopback = is_loopback(host)
+    reports = Path(tempfile.gettempdir()) / "rjcoach-reports"
+    reports.mkdir(exist_ok=True)
+    scenario_choices = [(sc.title, sid) for sid, sc in sorted(library.scenarios.items())]
+
+    def personas_for(scenario_id):
+        if scenario_id not in library.scenarios:
+            return []
+        return [(f"{p.name} ({p.role}, {p.age}; difficulty {p.difficulty})", p.id) for p in library.personas_for(scenario_id)]
+
+    def need_user(user) -> Principal:
+        if not isinstance(user, Principal):
+            raise gr.Error("Please sign in first.")
+        return user
+
+    def need_session(user, sess) -> PracticeSession:
+        user = need_user(user)
+        if not isinstance(sess, PracticeSession):
+            raise gr.Error("Start a session first.")
+        if store.session(sess.id).user_id != user.id:
+            raise gr.Error("That session is not yours.")
+        return sess
+
+    # handlers ------------------------------------------------------------------------------
+    def first_run(username, password, confirm):
+        if store.user_count() > 0:
+            raise gr.Error("Accounts already exist: sign in instead.")
+        if not loopback:
+            raise gr.Error("First-run set-up only works on a server listening on 127.0.0.1.")
+        if password != confirm:
+            raise gr.Error("The two passwords differ.")
+        try:
+            user = add_user(store, username, password, "admin")
+        except AuthError as exc:
+            raise gr.Error(str(exc))
+        return _signed_in(user)
+
+    def do_sign_in(username, password, request: gr.Request):
+        client = getattr(getattr(request, "client", None), "host", "") if request else ""
+        try:
+            user = sign_in(store, limiter, username, password, client)
+        except AuthError as exc:
+            raise gr.Error(str(exc))
+        return _signed_in(user)
+
+    def _signed_in(user: Principal):
+        return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True),
+                f"Signed in as **{esc(user.username)}** ({user.role}).", "", "")
+
+    def sign_out():
+        return (None, None, gr.update(visible=store.user_count() == 0), gr.update(visible=store.user_count() > 0),
+                gr.update(visible=False), "", [], "", "")
+
+    def pick_scenario(scenario_id):
+        choices = personas_for(scenario_id)
+        sc = library.scenarios.get(scenario_id)
+        brief = ""
+        if sc:
+            goals = "".join(f"<li>{esc(g.description)}</li>" for g in sc.goals)
+            brief = f"<p>{esc(sc.summary)}</p><p><b>Goals</b></p><ul>{goals}</ul>"
+        return gr.update(choices=choices, value=choices[0][1] if choices else None), brief
+
+    def start(user, scenario_id, persona_id, level):
+        user = need_user(user)
+        try:
+            sess = PracticeSession.start(store, library, user.id, scenario_id, persona_id, level,
+                                         seed=int.from_bytes(os.urandom(2), "big"), analyzer=analyzer)
+        except (KeyError, ValueError) as exc:
+            raise gr.Error(str(exc).strip("'\""))
+        trust = None if level == "assessment" else sess.state.trust
+        return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
+
+    def chat_of(sess: PracticeSession) -> list[dict]:
+        """The conversation as stored (the server's record is the truth, not the browser's copy)."""
+        p = sess.persona
+        msgs = [{"role": "assistant", "content": chat_text(f"You are meeting {p.name}, {p.age}. Say hello when you are ready.")}]
+        for t in sess.history():
+            msgs += [{"role": "user", "content": chat_text(t.trainee_text)},
+                     {"role": "assistant", "content": chat_text(t.persona_text)}]
+        return msgs
+
+    def send(user, sess, text):
+        sess = need_session(user, sess)
+        try:
+            result = sess.turn(text)
+        except MessageRejected as exc:
+            gr.Warning(exc.hint)
+            return chat_of(sess), text, gr.update(), gr.update()
+        except StoreError as exc:
+            raise gr.Error(f"Your message was not saved: {exc}. Please try again in a moment.")
+        chat = chat_of(sess)
+        level = sess.row.level
+        trust = None if level == "assessment" else result.reply.state.trust
+        return chat, "", feedback_html(result, sess.persona.name), gauges_html(result.turn.feedback["metrics"], trust, level)
+
+    def rewind(user, sess):
+        sess = need_session(user, sess)
+        try:
+            undone = sess.rewind()
+        except MessageRejected as exc:
+            raise gr.Error(exc.hint)
+        if undone is None:
+            gr.Warning("Nothing to take back yet.")
+            return chat_of(sess), gr.update()
+        gr.Info("Last exchange taken back; it stays in your record. Try it another way.")
+        return chat_of(sess), undone.trainee_text
+
+    def end(user, sess):
+        from rjcoach.debrief import render_html
+
+        sess = need_session(user, sess)
+        debrief = sess.end()
+        page = render_html(debrief, store.turns(sess.id, include_rewound=True), user.username)
+        path = reports / f"rjcoach-debrief-{sess.id}.html"
+        path.write_text(page, encoding="utf-8")
+        summary = _debrief_summary(debrief)
+        return summary, str(path), None
+
+    # layout --------------------------------------------------------------------------------
+    with gr.Blocks(title="rjcoach: restorative dialogue practice") as demo:
+        user_state = gr.State(None)
+        sess_state = gr.State(None)
+        gr.Markdown("# rjcoach\nPractise restorative conversations and get feedback on every message.")
+        with gr.Column(visible=store.user_count() == 0 and loopback) as setup_box:
+            gr.Markdown("### First run: create the administrator account\nNo accounts exist yet. "
+                        "This page appears once, only on a server listening on 127.0.0.1.")
+            su_name = gr.Textbox(label="Username")
+            su_pw = gr.Textbox(label="Password (at least 10 characters)", type="password")
+            su_pw2 = gr.Textbox(label="Password again", type="password")
+            su_btn = gr.Button("Create admin account and sign in", variant="primary")
+        with gr.Column(visible=store.user_count() > 0) as signin_box:
+            gr.Markdown("### Sign in")
+            si_name = gr.Textbox(label="Username")
+            si_pw = gr.Textbox(label="Password", type="password")
+            si_btn = gr.Button("Sign in", variant="primary")
+        with gr.Column(visible=False) as practice_box:
+            who = gr.Markdown()
+            with gr.Row():
+                scenario = gr.Dropdown(scenario_choices, label="Scenario", value=None)
+                persona = gr.Dropdown([], label="Who you will speak with")
+                level = gr.Radio(LEVEL_CHOICES, value="coached", label="Coaching level")
+            brief = gr.HTML()
+            with gr.Row():
+                start_btn = gr.Button("Start session", variant="primary")
+                out_btn = gr.Button("Sign out")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=420, render_markdown=False,
+                                      sanitize_html=True, allow_tags=False, feedback_options=None)
+                    msg = gr.Textbox(label="Your message", placeholder="Type what you would say...",
+                                     max_lines=6, max_length=MAX_MESSAGE_CHARS * 2)
+                    with gr.Row():
+                        send_btn = gr.Button("Send", variant="primary")
+                        again_btn = gr.Button("Try that again")
+                        end_btn = gr.Button("End session")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Feedback")
+                    feedback = gr.HTML()
+                    gauges = gr.HTML()
+            debrief_box = gr.HTML()
+            report = gr.File(label="Debrief report (HTML)")
+
+        signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw]
+        su_btn.click(first_run, [su_name, su_pw, su_pw2], signed, api_name="first_run")
+        si_btn.click(do_sign_in, [si_name, si_pw], signed, api_name="sign_in")
+        out_btn.click(sign_out, None, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box], api_name="sign_out")
+        scenario.change(pick_scenario, scenario, [persona, brief], api_name="pick_scenario")
+        start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="start")
+        send_evt = dict(fn=send, inputs=[user_state, sess_state, msg], outputs=[chat, msg, feedback, gauges])
+        send_btn.click(**send_evt, api_name="send")
+        msg.submit(**send_evt, api_name=False)
+        again_btn.click(rewind, [user_state, sess_state], [chat, msg], api_name="rewind")
+        end_btn.click(end, [user_state, sess_state], [debrief_box, report, sess_state], api_name="end")
+    demo.rj_css = CSS
+    return demo
+
+
+def _debrief_summary(d) -> str:
+    m = d.metrics
+    bands = d.bands()
+
+    def fmt(v, pct=False):
+        return "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")
+
+    goals = "".join(f"<li>{'&#10003;' if g.reached else '&#10007;'} {esc(g.description)} ({esc(g.detail)})</li>" for g in d.goals)
+    best = "".join(f"<li>\u201c{esc(x.text)}\u201d: {esc(x.note)}</li>" for x in d.best) or "<li>none</li>"
+    weak = "".join(f"<li>\u201c{esc(x.text)}\u201d: {esc(x.note)}" + (f"<br>Try: \u201c{esc(x.rewrite)}\u201d" if x.rewrite else "") + "</li>" for x in d.weakest) or "<li>none</li>"
+    return (f"<h2>Debrief</h2><p>Reflections per question {fmt(m.rq_ratio)} ({bands['rq_ratio']}); open questions "
+            f"{fmt(m.open_share, True)} ({bands['open_share']}); accusatory messages {m.accusatory_utterances} "
+            f"({bands['accusatory_rate']}); empathy {m.empathy}; restorative questions {m.restorative}.</p>"
+            f"<h3>Goals</h3><ul>{goals}</ul><h3>Best moments</h3><ul>{best}</ul><h3>Moments to practise</h3><ul>{weak}</ul>"
+            "<p>Download the full report below.</p>")
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, store: Store | None = None, prevent_thread_lock: bool = False):
+    """Start the app; serving beyond loopback needs accounts to exist already."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    store = store or Store()
+    if not is_loopback(host) and store.user_count() == 0:
+        raise SystemExit(f"refusing to listen on {host} with no accounts: create one with "
+                         "`rjcoach user add --role admin USERNAME` or start on 127.0.0.1 first")
+    demo = build_app(store=store, host=host)
+    return demo.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock,
+                       css=demo.rj_css, show_error=True, footer_links=[])

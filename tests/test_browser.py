@@ -1,0 +1,106 @@
+"""A real browser (Debian's chromium, driven by Playwright) through a whole practice session."""
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+OUT = Path(__file__).resolve().parent.parent / "test-output" / "browser"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
+    from rjcoach.store import Store
+    from rjcoach.webapp import build_app
+
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.sqlite3'}")
+    demo = build_app(store=store)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=demo.rj_css)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(served)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def visible(page, label):
+    return page.get_by_label(label, exact=True).filter(visible=True).first
+
+
+def send(page, text, turns_before):
+    visible(page, "Your message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    bubbles = page.locator(".message-row, [data-testid='bot'], [data-testid='user']")
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=\"bot\"]').length > n", arg=turns_before)
+
+
+def test_practice_session_in_a_real_browser(page):
+    # First run: create the admin account, which signs in.
+    visible(page, "Username").fill("admin.browser")
+    visible(page, "Password (at least 10 characters)").fill("a long enough pw")
+    visible(page, "Password again").fill("a long enough pw")
+    page.get_by_role("button", name="Create admin account and sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+    page.screenshot(path=str(OUT / "01-signed-in.png"))
+
+    visible(page, "Scenario").click()
+    page.get_by_role("option", name="Graffiti on a family bakery").click()
+    page.get_by_text("Goals").first.wait_for()
+    page.get_by_role("button", name="Start session").click()
+    page.get_by_text("You are meeting Rana Haddad").wait_for()
+
+    lines = [
+        "Hi Rana, thanks for seeing me today.",
+        "Can you tell me what happened that morning?",
+        "Why did you leave the shutters like that? You should have locked up properly.",
+        "That must have been a horrible shock, finding it like that.",
+        "<b>What</b> has been the hardest part since? <script>window.pwned=1</script>",
+    ]
+    for i, line in enumerate(lines):
+        send(page, line, i + 1)
+        if i == 2:
+            page.locator("mark.rj-accusatory").first.wait_for()
+            page.get_by_text("Tip:").wait_for()
+            page.screenshot(path=str(OUT / "02-flag-and-tip.png"))
+    # Markup typed by the trainee is shown as text and never runs.
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("b", has_text="What").count() == 0
+    page.screenshot(path=str(OUT / "03-five-turns.png"))
+
+    page.get_by_role("button", name="End session").click()
+    page.get_by_text("Moments to practise").wait_for()
+    with page.expect_download() as dl:
+        page.locator("a[download]").filter(visible=True).first.click()
+    target = OUT / "debrief.html"
+    dl.value.save_as(str(target))
+    html = target.read_text()
+    assert "Debrief" in html and "Rana Haddad" in html and "<script>window.pwned" not in html
+    page.screenshot(path=str(OUT / "04-debrief.png"), full_page=True)
