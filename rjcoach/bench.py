@@ -136,3 +136,92 @@ def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
     res["ratio_single"] = ratio_single
     res["ratio_batch"] = ratio_tp
     return res
+
+
+TURN_SCRIPT = [
+    "Hi, thanks for seeing me today.",
+    "Can you tell me what happened?",
+    "That sounds like a real shock.",
+    "What has been the hardest part since?",
+    "So it's the damage, the lost time, and not feeling safe.",
+    "Who else has been affected by this?",
+    "Why did you leave it like that?",
+    "What would help put things right?",
+]
+
+
+class _TimedAnalyzer:
+    """Wraps the analyser to record how long each call takes (for its share of a turn)."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner = inner
+        self.times: list[float] = []
+        self._lock = threading.Lock()
+
+    def analyze(self, text, context=None):
+        t = time.perf_counter()
+        out = self.inner.analyze(text, context)
+        with self._lock:
+            self.times.append((time.perf_counter() - t) * 1000)
+        return out
+
+
+def run_turn_bench(sessions: int = 10, turns: int = 8, out=print) -> dict:
+    """Server-side cost of a turn (analysis, coaching, persona reply, commit), single and concurrent."""
+    import tempfile
+    import threading
+
+    from rjcoach.analyzer import get_analyzer
+    from rjcoach.persona_loader import load_folder
+    from rjcoach.session import PracticeSession
+    from rjcoach.store import Store
+
+    sessions = max(1, min(sessions, 50))
+    turns = max(1, min(turns, len(TURN_SCRIPT)))
+    library = load_folder()
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/bench.sqlite3")
+        uid = store.create_user("bench", "x", "trainee")
+        for mode, n in (("single", 1), ("concurrent", sessions)):
+            timed = _TimedAnalyzer(get_analyzer())
+            people = list(library.scenarios["graffiti_bakery"].roster)
+            prepared = [PracticeSession.start(store, library, uid, "graffiti_bakery", people[i % len(people)].persona,
+                                              seed=i, analyzer=timed) for i in range(n)]
+            latencies: list[float] = []
+            lock = threading.Lock()
+
+            def run(sess):
+                for line in TURN_SCRIPT[:turns]:
+                    t = time.perf_counter()
+                    sess.turn(line)
+                    with lock:
+                        latencies.append((time.perf_counter() - t) * 1000)
+
+            threads = [threading.Thread(target=run, args=(s,)) for s in prepared]
+            wall = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(timeout=600)
+            wall = time.perf_counter() - wall
+            res[mode] = {
+                "sessions": n,
+                "turns": len(latencies),
+                "p50_ms": statistics.median(latencies),
+                "p95_ms": _percentile(latencies, 95),
+                "max_ms": max(latencies),
+                "analyser_p50_ms": statistics.median(timed.times),
+                "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
+                "turns_per_s": len(latencies) / wall,
+            }
+    out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine:")
+    out(f"{'':26s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'turns/s':>8s} {'analyser share':>15s}")
+    for mode, r in res.items():
+        label = f"{mode} ({r['sessions']} session{'s' if r['sessions'] > 1 else ''})"
+        out(f"{label:26s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['max_ms']:8.1f} {r['turns_per_s']:8.1f} {r['analyser_share'] * 100:14.0f}%")
+    goal = res["concurrent"]["p95_ms"]
+    out(f"goal: p95 under 150 ms at {sessions} concurrent sessions: {'ok' if goal < 150 else 'MISSED'} ({goal:.1f} ms)")
+    return res

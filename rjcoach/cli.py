@@ -86,6 +86,12 @@ def cmd_train(args) -> int:
     )
     out = Path(args.out) if args.out else model_dir_from_env()
     try:
+        if args.recalibrate:
+            from rjcoach.training import calibrate
+
+            calibrate(out, settings.sources)
+            print(f"recalibrated {out}")
+            return 0
         train(settings, out)
     except (ValueError, FileNotFoundError) as exc:
         print(f"rjcoach train: {exc}", file=sys.stderr)
@@ -97,6 +103,10 @@ def cmd_bench(args) -> int:
     from rjcoach.bench import run_bench
 
     run_bench(n_single=args.n, n_batch=args.batch_n)
+    if not args.skip_turns:
+        from rjcoach.bench import run_turn_bench
+
+        run_turn_bench(sessions=args.sessions)
     return 0
 
 
@@ -182,12 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--limit", type=int, help="at most N examples per source (quick runs)")
     p.add_argument("--tuned-layers", type=int, default=3, help="top encoder layers to fine-tune (0-6)")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="keep the trained weights in --out, refit only calibration and thresholds")
     p.add_argument("--out", help="output folder (default: models/analyser)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="speed and memory beside a RoBERTa-base reference")
     p.add_argument("--n", type=int, default=200, help="single-utterance calls to time")
     p.add_argument("--batch-n", type=int, default=512, help="utterances for the batch throughput")
+    p.add_argument("--sessions", type=int, default=10, help="concurrent practice sessions for the turn cost")
+    p.add_argument("--skip-turns", action="store_true", help="only the analyser figures")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("persona", help="persona and scenario files")

@@ -47,6 +47,7 @@ class ModelConfig:
     accusatory_threshold: float | None = None
     weights_sha256: str = ""
     training: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
 
     def save(self, directory: Path) -> None:
         (directory / CONFIG_FILE).write_text(json.dumps(self.__dict__, indent=2) + "\n")

@@ -40,6 +40,7 @@ class Example:
     split: str  # train / validation / test
     weight: float = 1.0
     labels: frozenset[str] | None = None  # the full label set, where the source gives one
+    group: str = ""  # transcript / dialogue / post the utterance belongs to
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ def _bucket(key: str) -> float:
 
 def _split_of(key: str, val: float = 0.15) -> str:
     return "validation" if _bucket(key) < val else "train"
+
+
+def public_tuning_half(group: str) -> bool:
+    """Half of the public validation transcripts/dialogues (by their id), used to tune shared-label
+    thresholds; the other half is kept for reporting (`rjcoach evaluate --suite`)."""
+    return _bucket(f"tune:{group}") < 0.5
 
 
 def split_for_text(text: str) -> str:
@@ -105,7 +112,8 @@ def load_annomi(public: Path = PUBLIC_DIR) -> list[Example]:
         prev = by_key.get((tid, uid - 1))
         context = prev[0]["utterance_text"] if prev and prev[0]["interlocutor"] == "client" else None
         targets = {"open_question": int(open_q), "closed_question": int(closed_q), "reflection": int(refl)}
-        out.append(Example(first["utterance_text"], context, targets, "annomi", _split_of(f"annomi:{tid}")))
+        out.append(Example(first["utterance_text"], context, targets, "annomi", _split_of(f"annomi:{tid}"),
+                           group=f"annomi:{tid}"))
     return out
 
 
@@ -113,7 +121,7 @@ def load_annomi(public: Path = PUBLIC_DIR) -> list[Example]:
 def load_esconv(public: Path = PUBLIC_DIR) -> list[Example]:
     """Supporter turns by strategy (see docs/data-sources.md for the mapping)."""
     return [
-        Example(t.text, t.context, _esconv_targets(t.strategy, t.text), "esconv", t.split)
+        Example(t.text, t.context, _esconv_targets(t.strategy, t.text), "esconv", t.split, group=t.group)
         for t in load_esconv_turns(public)
     ]
 
@@ -124,19 +132,20 @@ class EsconvTurn:
     context: str | None
     strategy: str
     split: str
+    group: str = ""
 
 
 def load_esconv_turns(public: Path = PUBLIC_DIR) -> list[EsconvTurn]:
     out = []
     for fname, split in (("train.json", "train"), ("valid.json", "validation")):
-        for line in (public / "esconv" / fname).open(encoding="utf-8"):
+        for n, line in enumerate((public / "esconv" / fname).open(encoding="utf-8")):
             dialog = json.loads(line)["dialog"]
             for i, turn in enumerate(dialog):
                 if turn["speaker"] != "sys" or not turn["text"].strip():
                     continue
                 prev = dialog[i - 1] if i else None
                 context = prev["text"] if prev and prev["speaker"] == "usr" else None
-                out.append(EsconvTurn(turn["text"], context, turn.get("strategy", ""), split))
+                out.append(EsconvTurn(turn["text"], context, turn.get("strategy", ""), split, f"esconv:{fname}:{n}"))
     return out
 
 

@@ -140,19 +140,6 @@ def _batches(indices: list[int], lengths: list[int], size: int, rng: random.Rand
     return out
 
 
-def logits_for(model, cache: _Cache, feats: np.ndarray, idx: list[int]) -> np.ndarray:
-    model.eval()
-    out = np.zeros((len(idx), len(LABELS)), dtype=np.float64)
-    order = sorted(range(len(idx)), key=lambda j: len(cache.ids[idx[j]]))
-    with torch.inference_mode():
-        for b in range(0, len(order), 128):
-            js = order[b : b + 128]
-            h, mask, types = cache.batch([idx[j] for j in js])
-            f = torch.from_numpy(feats[[idx[j] for j in js]])
-            out[js] = model.tuned_forward(h, mask, types, f).double().numpy()
-    return out
-
-
 def fit_platt(logit: np.ndarray, y: np.ndarray, steps: int = 300) -> tuple[float, float]:
     """Per-label Platt scaling by Newton's method with a little L2 toward identity."""
     a, b = 1.0, 0.0
@@ -214,6 +201,95 @@ def _accusatory_threshold(val_logits: np.ndarray, val_y: np.ndarray, cfg) -> flo
     return best
 
 
+# Labels that public validation data also measures: their thresholds are chosen for F1 on the
+# in-domain validation split and on the public sets' tuning halves together.
+SHARED_LABELS = ("open_question", "closed_question", "reflection", "emotion_label", "advice")
+
+
+def model_logits(model, examples: list[Example], batch_size: int = 64) -> np.ndarray:
+    """Logits of the saved model for examples, exactly as the analyser computes them."""
+    from transformers import AutoTokenizer
+
+    from rjcoach.analysis import MAX_TEXT_CHARS
+    from rjcoach.encoder import encoder_dir
+
+    if not examples:
+        return np.zeros((0, len(LABELS)))
+    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+    texts = [e.text[:MAX_TEXT_CHARS] for e in examples]
+    feats = _rule_features(texts)
+    out = []
+    with torch.inference_mode():
+        for b in range(0, len(examples), batch_size):
+            chunk = examples[b : b + batch_size]
+            enc = tokenizer(texts[b : b + batch_size], [e.context or "" for e in chunk], padding=True,
+                            truncation="longest_first", max_length=model_max_tokens(model), return_tensors="pt")
+            f = torch.from_numpy(feats[b : b + batch_size])
+            out.append(model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], f).double().numpy())
+    return np.concatenate(out)
+
+
+def model_max_tokens(model) -> int:
+    return getattr(model, "max_tokens", 128)
+
+
+def _f1(p: np.ndarray, y: np.ndarray, th: float) -> float:
+    pred = p >= th
+    tp = np.sum(pred & (y > 0.5))
+    return 2 * tp / max(pred.sum() + (y > 0.5).sum(), 1)
+
+
+def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=print):
+    """Fit Platt scaling and decision thresholds for the saved model in ``model_dir``.
+
+    Runs on the saved (float16) weights, so what is calibrated is exactly what ships. Platt scaling
+    and most thresholds come from the in-domain validation split; the thresholds of labels that the
+    public sets also code (SHARED_LABELS) maximise in-domain validation F1 plus the mean F1 on the
+    public validation *tuning halves*. The other halves stay untouched for `rjcoach evaluate --suite`.
+    """
+    from rjcoach.model import load_model
+    from rjcoach.sources import public_tuning_half
+
+    model, cfg = load_model(model_dir)
+    model.max_tokens = cfg.max_tokens
+    val = [e for e in load_sources(sources) if e.split == "validation"]
+    ind = [e for e in val if e.source == "indomain"]
+    pub = [e for e in val if e.source in ("annomi", "esconv") and public_tuning_half(e.group)]
+    if not ind:
+        log("no in-domain validation examples: identity calibration, thresholds 0.5")
+        return cfg
+    log(f"calibrating on {len(ind)} in-domain and {len(pub)} public validation utterances ...")
+    li = model_logits(model, ind)
+    lp = model_logits(model, pub)
+    yi = np.array([[label in e.labels for label in LABELS] for e in ind], dtype=float)
+    for j, label in enumerate(LABELS):
+        a, b = fit_platt(li[:, j], yi[:, j])
+        cfg.platt_a[j], cfg.platt_b[j] = a, b
+        pi = 1 / (1 + np.exp(-(a * li[:, j] + b)))
+        sets = []
+        if label in SHARED_LABELS:
+            for src in ("annomi", "esconv"):
+                rows = [k for k, e in enumerate(pub) if e.source == src and label in e.targets]
+                if rows:
+                    pp = 1 / (1 + np.exp(-(a * lp[rows, j] + b)))
+                    sets.append((pp, np.array([pub[k].targets[label] for k in rows], dtype=float)))
+        if sets:
+            grid = np.arange(0.05, 0.951, 0.01)
+            scores = [_f1(pi, yi[:, j], t) + np.mean([_f1(p, y, t) for p, y in sets]) for t in grid]
+            cfg.thresholds[j] = round(float(grid[int(np.argmax(scores))]), 2)
+        else:
+            cfg.thresholds[j] = best_threshold(pi, yi[:, j])
+    cfg.accusatory_threshold = _accusatory_threshold(li, yi, cfg)
+    cfg.calibration = {
+        "platt": f"in-domain validation split ({len(ind)} utterances)",
+        "thresholds": "F1 on the in-domain validation split; for " + ", ".join(SHARED_LABELS)
+        + f", plus mean F1 on the AnnoMI/ESConv validation tuning halves ({len(pub)} utterances)",
+        "accusatory_threshold": "any-accusatory F1 on the in-domain validation split",
+    }
+    cfg.save(model_dir)
+    return cfg
+
+
 def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     """Train, calibrate, tune thresholds and save to ``out_dir``; returns a short report."""
     from transformers import AutoTokenizer
@@ -250,7 +326,6 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         examples = sorted(kept, key=lambda e: (e.source, e.split, e.text))
     log(f"examples: {describe(examples)}")
     train_idx = [i for i, e in enumerate(examples) if e.split == "train"]
-    val_idx = [i for i, e in enumerate(examples) if e.split == "validation" and e.source == "indomain"]
     if not train_idx:
         raise ValueError("no training examples in the chosen sources")
 
@@ -310,17 +385,6 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
 
     model.eval()
     cfg = ModelConfig(tuned_layers=settings.tuned_layers, max_tokens=settings.max_tokens)
-    if val_idx:
-        val_logits = logits_for(model, cache, feats, val_idx)
-        val_y = y[val_idx][:, : len(LABELS)]
-        for j in range(len(LABELS)):
-            a, b = fit_platt(val_logits[:, j], val_y[:, j])
-            cfg.platt_a[j], cfg.platt_b[j] = a, b
-            p = 1 / (1 + np.exp(-(a * val_logits[:, j] + b)))
-            cfg.thresholds[j] = best_threshold(p, val_y[:, j])
-        cfg.accusatory_threshold = _accusatory_threshold(val_logits, val_y, cfg)
-    else:
-        log("no in-domain validation examples: identity calibration, thresholds 0.5")
     cfg.training = {
         "sources": list(settings.sources),
         "source_weights": {s: SOURCE_WEIGHT.get(s, 1.0) for s in settings.sources},
@@ -339,5 +403,7 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         "threads": torch.get_num_threads(),
     }
     save_model(model, cfg, out_dir)
+    del cache
+    cfg = calibrate(out_dir, settings.sources, log=log)
     log(f"saved to {out_dir} in {time.time() - t0:.0f}s")
     return cfg.training

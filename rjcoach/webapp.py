@@ -167,8 +167,12 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         return _signed_in(user)
 
     def _signed_in(user: Principal):
-        return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True),
-                f"Signed in as **{esc(user.username)}** ({user.role}).", "", "")
+        text = f"Signed in as **{esc(user.username)}** ({user.role})."
+        if library.errors and user.role in ("admin", "instructor"):
+            listed = "\n".join(f"- `{esc(str(e))}`" for e in library.errors[:20])
+            text += (f"\n\n**{len(library.errors)} problem(s) in persona files**; those files were skipped "
+                     f"(run `rjcoach persona validate`):\n{listed}")
+        return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True), text, "", "")
 
     def sign_out():
         return (None, None, gr.update(visible=store.user_count() == 0), gr.update(visible=store.user_count() > 0),
@@ -228,6 +232,29 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         gr.Info("Last exchange taken back; it stays in your record. Try it another way.")
         return chat_of(sess), undone.trainee_text
 
+    def unfinished(user):
+        user = need_user(user)
+        rows = [r for r in store.sessions_of(user.id) if r.status == "active"]
+        choices = []
+        for r in rows:
+            p = library.personas.get(r.persona_id)
+            name = p.name if p else r.persona_id
+            choices.append((f"{name}, {r.scenario_id}, started {r.created_at:%Y-%m-%d %H:%M}", r.id))
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def resume(user, session_id):
+        user = need_user(user)
+        row = store.session(session_id) if session_id else None
+        if row is None or row.user_id != user.id:  # the same answer for "missing" and "not yours"
+            raise gr.Error("No such session of yours.")
+        try:
+            sess = PracticeSession.resume(store, library, session_id, analyzer=analyzer)
+        except KeyError as exc:
+            raise gr.Error(str(exc).strip("'\""))
+        level = row.level
+        trust = None if level == "assessment" else sess.state.trust
+        return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
+
     def end(user, sess):
         from rjcoach.debrief import render_html
 
@@ -267,6 +294,10 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                 start_btn = gr.Button("Start session", variant="primary")
                 out_btn = gr.Button("Sign out")
             with gr.Row():
+                mine = gr.Dropdown([], label="Your unfinished sessions")
+                mine_btn = gr.Button("Refresh list")
+                resume_btn = gr.Button("Resume")
+            with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Conversation", height=420, render_markdown=False,
                                       sanitize_html=True, allow_tags=False, feedback_options=None)
@@ -294,6 +325,8 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         msg.submit(**send_evt, api_name=False)
         again_btn.click(rewind, [user_state, sess_state], [chat, msg], api_name="rewind")
         end_btn.click(end, [user_state, sess_state], [debrief_box, report, sess_state], api_name="end")
+        mine_btn.click(unfinished, user_state, mine, api_name="my_sessions")
+        resume_btn.click(resume, [user_state, mine], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="resume")
     demo.rj_css = CSS
     return demo
 

@@ -12,3 +12,14 @@ def test_bench_prints_figures_beside_the_reference():
     assert "RoBERTa-base" in text and "resident memory" in text
     for key in ("analyser_single_p50_ms", "roberta_single_p50_ms", "analyser_batch_utt_per_s", "rss_analyser_loaded_mb"):
         assert res[key] > 0
+
+
+def test_turn_bench_prints_single_and_concurrent_figures():
+    from rjcoach.bench import run_turn_bench
+
+    lines = []
+    res = run_turn_bench(sessions=2, turns=2, out=lines.append)
+    text = "\n".join(lines)
+    assert "analyser share" in text and "p95" in text
+    assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4
+    assert 0 < res["concurrent"]["analyser_share"] <= 1

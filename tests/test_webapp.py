@@ -88,6 +88,32 @@ def test_nothing_works_before_sign_in(app):
         client(url).predict("hello", api_name="/send")
 
 
+def test_sessions_resume_and_stay_private(app):
+    url, store = app
+    from rjcoach.auth import add_user
+
+    add_user(store, "trainee.a", "password for a", "trainee")
+    add_user(store, "trainee.b", "password for b", "trainee")
+    a = client(url)
+    a.predict("trainee.a", "password for a", api_name="/sign_in")
+    a.predict("graffiti_bakery", "rana_haddad", "coached", api_name="/start")
+    a.predict("Can you tell me what happened?", api_name="/send")
+    sid = store.sessions_of(store.user("trainee.a").id)[0].id
+    # Trainee A, in a new browser, resumes the unfinished session with the conversation so far.
+    a2 = client(url)
+    a2.predict("trainee.a", "password for a", api_name="/sign_in")
+    listed = a2.predict(api_name="/my_sessions")
+    assert sid in [c[1] for c in listed["choices"]]
+    chat = a2.predict(sid, api_name="/resume")[0]
+    assert text_of(chat[1]) == "Can you tell me what happened?"
+    # Trainee B calls the same endpoint with A's session id: refused on the server.
+    b = client(url)
+    b.predict("trainee.b", "password for b", api_name="/sign_in")
+    assert sid not in [c[1] for c in b.predict(api_name="/my_sessions")["choices"]]
+    with pytest.raises(Exception, match="No such session of yours"):
+        b.predict(sid, api_name="/resume")
+
+
 def test_markup_from_a_trainee_is_escaped_in_the_chat(app):
     url, _ = app
     c = client(url)
@@ -106,3 +132,28 @@ def test_wrong_password_is_refused_and_rate_limited(app):
             c.predict("ghost.user", "not the password", api_name="/sign_in")
     with pytest.raises(Exception, match="too many"):
         c.predict("ghost.user", "not the password", api_name="/sign_in")
+
+
+def test_app_starts_with_valid_personas_and_reports_broken_files(tmp_path):
+    import shutil
+
+    from rjcoach.persona_loader import PERSONA_DIR, load_folder
+    from rjcoach.store import Store
+    from rjcoach.webapp import build_app
+
+    folder = tmp_path / "personas"
+    shutil.copytree(PERSONA_DIR, folder, ignore=shutil.ignore_patterns("*.md"))
+    (folder / "broken.yml").write_text("schema_version: 1\nkind: persona\nid: [oops\n")
+    library = load_folder(folder)
+    assert library.errors and "graffiti_bakery" in library.scenarios
+    demo = build_app(store=Store(f"sqlite:///{tmp_path / 'db.sqlite3'}"), library=library)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        c = client(f"http://127.0.0.1:{port}/")
+        who = c.predict("admin.two", "a long enough pw", "a long enough pw", api_name="/first_run")[0]
+        assert "broken.yml" in who and "skipped" in who
+        started = c.predict("graffiti_bakery", "rana_haddad", "coached", api_name="/start")
+        assert "Rana Haddad" in text_of(started[0][0])
+    finally:
+        demo.close()
