@@ -134,12 +134,12 @@ def restorative_rewrite(analysis: Analysis) -> str | None:
     labels = analysis.labels
     if not labels & ACCUSATORY:
         return None
+    if "victim_blaming" in labels:  # first: a softer "why" would still put the harm on them
+        return "None of this is on you. What has been the hardest part since it happened?"
     m = _WHY.search(analysis.text)
     if "why_question" in labels and m and m.group("rest").strip():
         rest = m.group("rest").strip().rstrip(",;")
-        return f"What was going on for you when you {rest}?"
-    if "victim_blaming" in labels:
-        return "None of this is on you. What has been the hardest part since it happened?"
+        return f"What was going on for you when you decided to {rest}?"
     if "threat" in labels:
         return "I'd like us to work this out together. What would make it easier to talk about what happened?"
     if "labeling" in labels:

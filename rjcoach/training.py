@@ -326,6 +326,15 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         examples = sorted(kept, key=lambda e: (e.source, e.split, e.text))
     log(f"examples: {describe(examples)}")
     train_idx = [i for i, e in enumerate(examples) if e.split == "train"]
+    # The analyser is often called without a context line. Each extra pass over an in-domain
+    # utterance that has a context uses a copy without it, so the model learns both situations.
+    no_context = {}
+    if settings.indomain_repeat > 1:
+        for i in train_idx:
+            e = examples[i]
+            if e.source == "indomain" and e.context:
+                no_context[i] = len(examples)
+                examples.append(Example(e.text, None, e.targets, e.source, e.split, e.weight, e.labels, e.group))
     if not train_idx:
         raise ValueError("no training examples in the chosen sources")
 
@@ -353,7 +362,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     )
     rng = random.Random(settings.seed)
     lengths = [len(ids) for ids in cache.ids]
-    epoch_idx = train_idx + [i for i in train_idx if examples[i].source == "indomain"] * (settings.indomain_repeat - 1)
+    extra = [no_context.get(i, i) for i in train_idx if examples[i].source == "indomain"]
+    epoch_idx = train_idx + extra * (settings.indomain_repeat - 1)
     steps_per_epoch = math.ceil(len(epoch_idx) / settings.batch_size)
     total = steps_per_epoch * settings.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -394,6 +404,7 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         "lr_layers": settings.lr_layers,
         "lr_head": settings.lr_head,
         "indomain_repeat": settings.indomain_repeat,
+        "context_free_copies": len(no_context),
         "seed": settings.seed,
         "limit": settings.limit,
         "source_cap": dict(settings.source_cap),

@@ -1,4 +1,5 @@
 import os
+import socket
 
 import pytest
 
@@ -27,3 +28,10 @@ def db_url(request, tmp_path):
     if not url:
         pytest.skip("no PostgreSQL server: scripts/test.sh starts one when run as root (RJCOACH_TEST_PG_URL)")
     return _fresh_postgres(url)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for servers the tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

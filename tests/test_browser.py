@@ -1,20 +1,14 @@
 """A real browser (Debian's chromium, driven by Playwright) through a whole practice session."""
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 OUT = Path(__file__).resolve().parent.parent / "test-output" / "browser"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +83,7 @@ def test_practice_session_in_a_real_browser(page):
         if i == 2:
             page.locator("mark.rj-accusatory").first.wait_for()
             page.get_by_text("Tip:").wait_for()
-            page.screenshot(path=str(OUT / "02-flag-and-tip.png"))
+            page.screenshot(path=str(OUT / "02-flag-and-tip.png"), full_page=True)
     # Markup typed by the trainee is shown as text and never runs.
     assert page.evaluate("window.pwned") is None
     assert page.locator("b", has_text="What").count() == 0

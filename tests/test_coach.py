@@ -41,7 +41,7 @@ def test_accusatory_comes_first_and_quotes_the_words():
                  [Evidence("why_question", 0, 11, "Why did you", "rule:x"), Evidence("labeling", 40, 44, "thug", "rule:y")])
     fb = coach(a, [T("closed_question", emotion="anger", text="Leave me alone.")])
     assert fb.tip.kind == "accusatory" and fb.tip.quote in ("Why did you", "thug")
-    assert fb.rewrite == "What was going on for you when you smash the window?"
+    assert fb.rewrite == "What was going on for you when you decided to smash the window?"
 
 
 def test_missed_feeling_is_second():
@@ -85,6 +85,7 @@ def test_unknown_level():
 
 @pytest.mark.parametrize("labels,expect", [
     ({"victim_blaming"}, "None of this is on you"),
+    ({"victim_blaming", "why_question", "open_question"}, "None of this is on you"),
     ({"threat"}, "work this out together"),
     ({"minimizing"}, "hit you harder"),
     ({"generalization"}, "this time"),

@@ -88,28 +88,18 @@ def test_pattern_files_validate():
     assert {f.family for _, f in files} == {"listening", "empathy", "restorative", "accusatory", "other"}
 
 
-def test_unknown_label_in_pattern_file_names_file_and_label(tmp_path, nlp):
+BAD_CUE_FILES = [
+    ("label: advise", "[[{LOWER: a}]]", "bad.yml.*advise"),  # not a rubric id
+    ("label: advice", "[[{LOWR: a}]]", "bad.yml.*typo"),  # misspelt token attribute
+    ("label: threat", "[[{LOWER: a}]]", "family"),  # a threat cue in the 'other' family file
+]
+
+
+@pytest.mark.parametrize("label_line,patterns,message", BAD_CUE_FILES)
+def test_bad_cue_file_names_file_and_problem(tmp_path, nlp, label_line, patterns, message):
     (tmp_path / "feelings.yml").write_text("schema_version: 1\nwords: [sad]\n")
     (tmp_path / "bad.yml").write_text(
-        "schema_version: 1\nfamily: other\ncues:\n  - id: x\n    label: advise\n    patterns: [[{LOWER: a}]]\n"
+        f"schema_version: 1\nfamily: other\ncues:\n  - id: typo\n    {label_line}\n    patterns: {patterns}\n"
     )
-    with pytest.raises(PatternFileError, match="bad.yml.*advise"):
-        RuleCues(nlp.vocab, tmp_path)
-
-
-def test_malformed_pattern_names_file_and_cue(tmp_path, nlp):
-    (tmp_path / "feelings.yml").write_text("schema_version: 1\nwords: [sad]\n")
-    (tmp_path / "bad.yml").write_text(
-        "schema_version: 1\nfamily: other\ncues:\n  - id: typo\n    label: advice\n    patterns: [[{LOWR: a}]]\n"
-    )
-    with pytest.raises(PatternFileError, match="bad.yml.*typo"):
-        RuleCues(nlp.vocab, tmp_path)
-
-
-def test_label_in_wrong_family_file_is_refused(tmp_path, nlp):
-    (tmp_path / "feelings.yml").write_text("schema_version: 1\nwords: [sad]\n")
-    (tmp_path / "bad.yml").write_text(
-        "schema_version: 1\nfamily: other\ncues:\n  - id: x\n    label: threat\n    patterns: [[{LOWER: a}]]\n"
-    )
-    with pytest.raises(PatternFileError, match="family"):
+    with pytest.raises(PatternFileError, match=message):
         RuleCues(nlp.vocab, tmp_path)
