@@ -134,7 +134,8 @@ def _fmt(v, pct=False) -> str:
     return f"{v * 100:.0f}%" if pct else f"{v:.2f}"
 
 
-def _svg(timeline: list[dict], start: float) -> str:
+def timeline_svg(timeline: list[dict], start: float) -> str:
+    """Trust per turn as an inline SVG line, with accusatory turns and disclosures marked."""
     if not timeline:
         return "<p>No turns.</p>"
     w, h, pad = 640, 200, 30
@@ -205,7 +206,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;
 <p><b>{'Scenario goals reached.' if d.success else 'Scenario goals not all reached.'}</b>
 The rubric's thresholds are guides from expert practice, not norms; flags support an instructor's judgement.</p>
 <h2>Session metrics</h2><table><tr><th>measure</th><th>value</th><th>guide</th><th></th></tr>{metric_rows}</table>
-<h2>Trust over the conversation</h2>{_svg(d.timeline, d.start_trust)}
+<h2>Trust over the conversation</h2>{timeline_svg(d.timeline, d.start_trust)}
 <h2>Goals</h2><table><tr><th>goal</th><th>result</th><th>detail</th></tr>{goal_rows}</table>
 <h2>Best moments</h2>{moments(d.best)}
 <h2>Moments to practise</h2>{moments(d.weakest)}

@@ -106,8 +106,8 @@ def cmd_new(args) -> int:
 
 
 def cmd_try(args) -> int:
-    from rjcoach.analyzer import get_analyzer
-    from rjcoach.persona_engine import EmbeddedPersona, Observation
+    from rjcoach.analysis import MAX_TEXT_CHARS
+    from rjcoach.rehearsal import Rehearsal
     from rjcoach.persona_loader import load_folder
 
     lib = load_folder()
@@ -117,12 +117,10 @@ def cmd_try(args) -> int:
         print(f"rjcoach persona try: no valid persona {args.id!r}; valid ids: {', '.join(sorted(lib.personas))}", file=sys.stderr)
         return 2
     persona = lib.personas[args.id]
-    agent = EmbeddedPersona(persona, seed=args.seed)
-    analyzer = get_analyzer()
-    s = agent.state
+    rehearsal = Rehearsal(persona, seed=args.seed)
+    s = rehearsal.agent.state
     print(f"{persona.name}, {persona.age} ({persona.role}, {persona.scenario}). Type to talk; an empty line or Ctrl-D ends.")
     print(f"  state: trust {s.trust:.2f}  distress {s.distress:.2f}  defensiveness {s.defensiveness:.2f}")
-    last = None
     while True:
         try:
             line = input("you> ")
@@ -130,13 +128,10 @@ def cmd_try(args) -> int:
             break
         if not line.strip():
             break
-        if len(line) > 2000:
-            print("  (too long: at most 2000 characters)")
+        if len(line) > MAX_TEXT_CHARS:
+            print(f"  (too long: at most {MAX_TEXT_CHARS} characters; nothing was sent)")
             continue
-        analysis = analyzer.analyze(line, last)
-        agent.observe(Observation(line, analysis.labels))
-        turn = agent.act()
-        last = turn.text
+        analysis, turn = rehearsal.turn(line)
         s = turn.state
         print(f"{persona.name.split()[0]}> {turn.text}")
         tags = f"emotion {turn.emotion}" + (f", disclosure {turn.disclosure}" if turn.disclosure else "")

@@ -332,6 +332,8 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
 
 
 def _debrief_summary(d) -> str:
+    from rjcoach.debrief import timeline_svg
+
     m = d.metrics
     bands = d.bands()
 
@@ -344,6 +346,7 @@ def _debrief_summary(d) -> str:
     return (f"<h2>Debrief</h2><p>Reflections per question {fmt(m.rq_ratio)} ({bands['rq_ratio']}); open questions "
             f"{fmt(m.open_share, True)} ({bands['open_share']}); accusatory messages {m.accusatory_utterances} "
             f"({bands['accusatory_rate']}); empathy {m.empathy}; restorative questions {m.restorative}.</p>"
+            f"<h3>Trust and flags, turn by turn</h3>{timeline_svg(d.timeline, d.start_trust)}"
             f"<h3>Goals</h3><ul>{goals}</ul><h3>Best moments</h3><ul>{best}</ul><h3>Moments to practise</h3><ul>{weak}</ul>"
             "<p>Download the full report below.</p>")
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rjcoach.golden import load_golden, replay
+from rjcoach.rehearsal import load_golden, replay
 from rjcoach.persona_loader import load_folder
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Golden conversations: scripted trainee lines per scenario, replayed against a persona.
+"""Rehearsal with one persona (analysis + persona, no coaching or storage), and golden conversations.
 
 A golden file (``tests/golden/<scenario>.yml``) names a persona and two scripts: a listening
 trainee (must raise trust and unlock a disclosure within ten turns) and an accusatory trainee (must
@@ -29,17 +29,31 @@ def load_golden(path: Path) -> Golden:
     return Golden.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def replay(persona: Persona, lines: list[str], seed: int = 0, analyzer=None) -> list[tuple[str, frozenset[str], PersonaTurn]]:
-    from rjcoach.analyzer import get_analyzer
+class Rehearsal:
+    """A persona conversation without coaching or storage: for authors (`persona try`) and goldens.
 
-    analyzer = analyzer or get_analyzer()
-    agent = EmbeddedPersona(persona, seed=seed)
-    last_reply: str | None = None
+    Practice sessions go through ``rjcoach.session.PracticeSession`` instead.
+    """
+
+    def __init__(self, persona: Persona, seed: int = 0, analyzer=None) -> None:
+        from rjcoach.analyzer import get_analyzer
+
+        self.analyzer = analyzer or get_analyzer()
+        self.agent = EmbeddedPersona(persona, seed=seed)
+        self.last_reply: str | None = None
+
+    def turn(self, line: str):
+        analysis = self.analyzer.analyze(line, self.last_reply)
+        self.agent.observe(Observation(line, analysis.labels))
+        reply = self.agent.act()
+        self.last_reply = reply.text
+        return analysis, reply
+
+
+def replay(persona: Persona, lines: list[str], seed: int = 0, analyzer=None) -> list[tuple[str, frozenset[str], PersonaTurn]]:
+    rehearsal = Rehearsal(persona, seed, analyzer)
     out = []
     for line in lines:
-        analysis = analyzer.analyze(line, last_reply)
-        agent.observe(Observation(line, analysis.labels))
-        turn = agent.act()
-        out.append((line, analysis.labels, turn))
-        last_reply = turn.text
+        analysis, reply = rehearsal.turn(line)
+        out.append((line, analysis.labels, reply))
     return out
