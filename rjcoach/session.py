@@ -92,6 +92,11 @@ class PracticeSession:
     def _fresh_agent(self):
         if self._agent_factory is not None:
             return self._agent_factory(self.persona, self.scenario, self.row.seed)
+        from rjcoach.llm_backend import LLMPersona, LLMSettings, OpenAIChat
+
+        settings = LLMSettings.from_env()
+        if settings is not None:  # an LLM voices the persona; the embedded engine keeps the state
+            return LLMPersona(self.persona, OpenAIChat(settings), self.scenario, seed=self.row.seed)
         return EmbeddedPersona(self.persona, seed=self.row.seed)
 
     def _replay(self, turns: list[StoredTurn]) -> None:

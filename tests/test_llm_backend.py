@@ -174,3 +174,21 @@ def test_local_transformers_backend_with_a_tiny_model(lib):
     if turn.backend == "embedded-fallback":
         assert turn.notice
     assert turn.text.strip()
+
+
+@pytest.mark.slow
+def test_practice_session_uses_the_llm_from_settings(server, lib, tmp_path, monkeypatch):
+    from rjcoach.session import PracticeSession
+    from rjcoach.store import Store
+
+    monkeypatch.setenv("RJCOACH_LLM_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    monkeypatch.setenv("RJCOACH_LLM_MODEL", "test-model")
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    uid = store.create_user("llm", "h", "trainee")
+    s = PracticeSession.start(store, lib, uid, "graffiti_bakery", "rana_haddad")
+    r = s.turn("What happened that morning?")
+    assert r.reply.backend == "openai" and r.reply.text.startswith("Look, it was my dad's sign")
+    assert store.turns(s.id)[0].persona["backend"] == "openai"
+    server.modes = ["error"]
+    r = s.turn("That sounds hard.")
+    assert r.reply.backend == "embedded-fallback" and "HTTP 500" in store.turns(s.id)[1].persona["notice"]
