@@ -287,14 +287,14 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             who = gr.Markdown()
             with gr.Row():
                 scenario = gr.Dropdown(scenario_choices, label="Scenario", value=None)
-                persona = gr.Dropdown([], label="Who you will speak with")
+                persona = gr.Dropdown([], label="Who you will speak with", allow_custom_value=True)
                 level = gr.Radio(LEVEL_CHOICES, value="coached", label="Coaching level")
             brief = gr.HTML()
             with gr.Row():
                 start_btn = gr.Button("Start session", variant="primary")
                 out_btn = gr.Button("Sign out")
             with gr.Row():
-                mine = gr.Dropdown([], label="Your unfinished sessions")
+                mine = gr.Dropdown([], label="Your unfinished sessions", allow_custom_value=True)
                 mine_btn = gr.Button("Refresh list")
                 resume_btn = gr.Button("Resume")
             with gr.Row():

@@ -78,7 +78,7 @@ def test_over_long_messages_are_not_sent(session, store):
 def test_rewind_keeps_both_branches_and_restores_the_persona(session, store):
     session.turn("What happened that morning?")
     before = session.state
-    session.turn("You shouldn't have left the shutters like that, it's your own fault.")
+    session.turn("Stop whining, it's only paint. You brought this on yourself.")
     assert session.state.trust < before.trust
     session.rewind()
     assert session.state == before
