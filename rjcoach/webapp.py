@@ -118,8 +118,9 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
     library = library or load_folder()
     if analyzer is None:
         from rjcoach.analyzer import get_analyzer
+        from rjcoach.batching import BatchingAnalyzer
 
-        analyzer = get_analyzer()
+        analyzer = BatchingAnalyzer(get_analyzer())  # concurrent trainees share forward passes
     limiter = RateLimiter()
     loopback = is_loopback(host)
     reports = Path(tempfile.gettempdir()) / "rjcoach-reports"

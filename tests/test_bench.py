@@ -18,8 +18,8 @@ def test_turn_bench_prints_single_and_concurrent_figures():
     from rjcoach.bench import run_turn_bench
 
     lines = []
-    res = run_turn_bench(sessions=2, turns=2, out=lines.append)
+    res = run_turn_bench(sessions=2, turns=2, out=lines.append, think_ms=50)
     text = "\n".join(lines)
     assert "analyser share" in text and "p95" in text
-    assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4
+    assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4 and res["paced"]["turns"] == 4
     assert 0 < res["concurrent"]["analyser_share"] <= 1
