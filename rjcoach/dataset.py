@@ -90,19 +90,27 @@ def rubric_problems(u: Utterance) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
-def read_file(path: Path) -> tuple[list[Utterance], list[str], list[str]]:
-    """Parse one JSONL file; return (utterances, errors, warnings), each message naming file:line."""
-    items: list[Utterance] = []
-    errors: list[str] = []
-    warnings: list[str] = []
+def json_lines(path: Path):
+    """Yield (where, row, error) for every non-blank line: ``where`` is "file:line"; exactly one of
+    ``row`` (the parsed JSON) and ``error`` (why it is not JSON) is set."""
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
         try:
-            raw = json.loads(line)
+            yield where, json.loads(line), None
         except json.JSONDecodeError as exc:
-            errors.append(f"{where}: not valid JSON ({exc.msg})")
+            yield where, None, f"{where}: not valid JSON ({exc.msg})"
+
+
+def read_file(path: Path) -> tuple[list[Utterance], list[str], list[str]]:
+    """Parse one JSONL file; return (utterances, errors, warnings), each message naming file:line."""
+    items: list[Utterance] = []
+    errors: list[str] = []
+    warnings: list[str] = []
+    for where, raw, bad in json_lines(path):
+        if bad:
+            errors.append(bad)
             continue
         try:
             u = Utterance.model_validate(raw)

@@ -56,16 +56,13 @@ def label_report(gold: Sequence[frozenset[str]], pred: Sequence[frozenset[str]])
 
 def read_eval_file(path: Path) -> tuple[list[str], list[str | None], list[frozenset[str]]]:
     """Lines of {"text", "context", "labels"}; every problem names the file and line."""
+    from rjcoach.dataset import json_lines
+
     texts, contexts, golds = [], [], []
     problems = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not valid JSON ({exc.msg})")
+    for where, row, bad in json_lines(path):
+        if bad:
+            problems.append(bad)
             continue
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             problems.append(f"{where}: needs a string field 'text'")
