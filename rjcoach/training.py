@@ -206,7 +206,7 @@ def _accusatory_threshold(val_logits: np.ndarray, val_y: np.ndarray, cfg) -> flo
 SHARED_LABELS = ("open_question", "closed_question", "reflection", "emotion_label", "advice")
 
 
-def model_logits(model, examples: list[Example], batch_size: int = 64) -> np.ndarray:
+def model_logits(model, examples: list[Example], max_tokens: int, batch_size: int = 64) -> np.ndarray:
     """Logits of the saved model for examples, exactly as the analyser computes them."""
     from transformers import AutoTokenizer
 
@@ -223,14 +223,10 @@ def model_logits(model, examples: list[Example], batch_size: int = 64) -> np.nda
         for b in range(0, len(examples), batch_size):
             chunk = examples[b : b + batch_size]
             enc = tokenizer(texts[b : b + batch_size], [e.context or "" for e in chunk], padding=True,
-                            truncation="longest_first", max_length=model_max_tokens(model), return_tensors="pt")
+                            truncation="longest_first", max_length=max_tokens, return_tensors="pt")
             f = torch.from_numpy(feats[b : b + batch_size])
             out.append(model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], f).double().numpy())
     return np.concatenate(out)
-
-
-def model_max_tokens(model) -> int:
-    return getattr(model, "max_tokens", 128)
 
 
 def _f1(p: np.ndarray, y: np.ndarray, th: float) -> float:
@@ -251,7 +247,6 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
     from rjcoach.sources import public_tuning_half
 
     model, cfg = load_model(model_dir)
-    model.max_tokens = cfg.max_tokens
     val = [e for e in load_sources(sources) if e.split == "validation"]
     ind = [e for e in val if e.source == "indomain"]
     pub = [e for e in val if e.source in ("annomi", "esconv") and public_tuning_half(e.group)]
@@ -259,8 +254,8 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
         log("no in-domain validation examples: identity calibration, thresholds 0.5")
         return cfg
     log(f"calibrating on {len(ind)} in-domain and {len(pub)} public validation utterances ...")
-    li = model_logits(model, ind)
-    lp = model_logits(model, pub)
+    li = model_logits(model, ind, cfg.max_tokens)
+    lp = model_logits(model, pub, cfg.max_tokens)
     yi = np.array([[label in e.labels for label in LABELS] for e in ind], dtype=float)
     for j, label in enumerate(LABELS):
         a, b = fit_platt(li[:, j], yi[:, j])
