@@ -178,10 +178,16 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
     from rjcoach.session import PracticeSession
     from rjcoach.store import Store
 
+    import torch
+
+    from rjcoach.webapp import APP_TORCH_THREADS
+
     sessions = max(1, min(sessions, 50))
     turns = max(1, min(turns, len(TURN_SCRIPT)))
     library = load_folder()
     res = {}
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(APP_TORCH_THREADS)  # as `rjcoach serve` runs
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/bench.sqlite3")
         uid = store.create_user("bench", "x", "trainee")
@@ -226,7 +232,9 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                 "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
                 "turns_per_s": len(latencies) / wall,
             }
-    out("\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine;")
+    torch.set_num_threads(threads_before)
+    out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine,")
+    out(f"torch threads {APP_TORCH_THREADS} as in `rjcoach serve`;")
     out(f"'concurrent' sends the next message as soon as a reply arrives (no reading or typing time);")
     out(f"'paced' gives each trainee {think_ms / 1000:g} s (0.5x to 1.5x) between messages:")
     out(f"{'':26s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'turns/s':>8s} {'analyser share':>15s}")
