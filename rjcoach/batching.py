@@ -1,53 +1,68 @@
 """Micro-batching for many concurrent sessions: one batched forward pass instead of many single ones.
 
-Threads that call ``analyze`` at about the same time are served together by ``analyze_many``:
-the first caller waits at most ``window_ms`` for others to join, then one worker runs the batch.
-With one user it costs at most the window; with many it turns contention into throughput.
+Threads that ask at about the same time are served together: the first caller waits at most
+``window_ms`` for others to join, then one worker thread runs the whole batch. With one user it
+costs at most the window; with many it turns contention into throughput.
 """
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from typing import Callable, Generic, Sequence, TypeVar
 
-from rjcoach.analysis import Analysis
+from rjcoach.analysis import Analysis, check_context, check_text
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
-class BatchingAnalyzer:
-    def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32) -> None:
-        self.inner = inner
+class MicroBatcher(Generic[In, Out]):
+    """Calls ``run_many(items) -> results`` (same order) for requests that arrive together."""
+
+    def __init__(self, run_many: Callable[[list[In]], Sequence[Out]], window_ms: float = 4.0,
+                 max_batch: int = 32, name: str = "rjcoach-batcher") -> None:
+        self.run_many = run_many
         self.window = window_ms / 1000.0
         self.max_batch = max_batch
-        self._pending: list[tuple[str, str | None, Future]] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._worker = threading.Thread(target=self._run, name="rjcoach-batcher", daemon=True)
-        self._worker.start()
+        self._pending: list[tuple[In, Future]] = []
+        self._wake = threading.Condition(threading.Lock())
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
-    def analyze(self, text: str, context: str | None = None) -> Analysis:
-        from rjcoach.analysis import check_context, check_text
-
-        check_text(text)  # bad input fails in the caller's thread, with the usual errors
-        check_context(context)
+    def __call__(self, item: In) -> Out:
         fut: Future = Future()
-        with self._lock:
-            self._pending.append((text, context, fut))
+        with self._wake:
+            self._pending.append((item, fut))
             self._wake.notify()
         return fut.result()
 
     def _run(self) -> None:
         while True:
-            with self._lock:
+            with self._wake:
                 while not self._pending:
                     self._wake.wait()
-                # Give concurrent callers a moment to join the batch.
-                self._wake.wait(timeout=self.window)
+                self._wake.wait(timeout=self.window)  # let concurrent callers join
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
-                results = self.inner.analyze_many([t for t, _, _ in batch], [c for _, c, _ in batch],
-                                                  batch_size=self.max_batch)
-                for (_, _, fut), res in zip(batch, results):
+                results = self.run_many([item for item, _ in batch])
+                for (_, fut), res in zip(batch, results):
                     fut.set_result(res)
-            except Exception as exc:  # hand the error to every waiting caller
-                for _, _, fut in batch:
+            except Exception as exc:  # every waiting caller gets the error
+                for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
+
+
+class BatchingAnalyzer:
+    """The analyser behind a micro-batcher; bad input still fails in the caller's own thread."""
+
+    def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32) -> None:
+        self.inner = inner
+        self._batch = MicroBatcher(
+            lambda items: inner.analyze_many([t for t, _ in items], [c for _, c in items], batch_size=max_batch),
+            window_ms, max_batch, "rjcoach-analyse",
+        )
+
+    def analyze(self, text: str, context: str | None = None) -> Analysis:
+        check_text(text)
+        check_context(context)
+        return self._batch((text, context))
