@@ -65,6 +65,27 @@ class Analysis:
         }
 
 
+def segments(text: str, spans) -> list[tuple[str, str | None]]:
+    """Split ``text`` into (piece, family) runs for highlighting; family is None between spans.
+
+    ``spans`` are (start, end, label) triples; where spans overlap, the earliest one is kept.
+    """
+    from rjcoach.labels import FAMILY_OF
+
+    out: list[tuple[str, str | None]] = []
+    pos = 0
+    for start, end, fam in sorted({(s, e, FAMILY_OF[label]) for s, e, label in spans}):
+        if start < pos:
+            continue
+        if start > pos:
+            out.append((text[pos:start], None))
+        out.append((text[start:end], fam))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
+
+
 def summarise_families(labels: frozenset[str], scores: dict[str, float]) -> dict[str, FamilySummary]:
     return {
         fam: FamilySummary(

@@ -13,16 +13,14 @@ _COLOURS = {"listening": "34", "empathy": "32", "restorative": "36", "accusatory
 
 def highlight(text: str, evidence, colour: bool) -> str:
     """Mark evidence spans: ANSI colour by family on a terminal, [[...]] otherwise."""
-    marks = sorted({(e.start, e.end, FAMILY_OF[e.label]) for e in evidence})
-    out, pos = [], 0
-    for start, end, fam in marks:
-        if start < pos:  # overlapping spans: keep the first
-            continue
-        out.append(text[pos:start])
-        piece = text[start:end]
-        out.append(f"\x1b[1;{_COLOURS[fam]}m{piece}\x1b[0m" if colour else f"[[{piece}]]")
-        pos = end
-    out.append(text[pos:])
+    from rjcoach.analysis import segments
+
+    out = []
+    for piece, fam in segments(text, [(e.start, e.end, e.label) for e in evidence]):
+        if fam is None:
+            out.append(piece)
+        else:
+            out.append(f"\x1b[1;{_COLOURS[fam]}m{piece}\x1b[0m" if colour else f"[[{piece}]]")
     return "".join(out)
 
 

@@ -45,16 +45,13 @@ def chat_text(text: str) -> str:
 
 
 def highlight(text: str, evidence: list[dict]) -> str:
-    spans = sorted({(e["start"], e["end"], FAMILY_OF[e["label"]]) for e in evidence})
-    out, pos = [], 0
-    for start, end, fam in spans:
-        if start < pos:
-            continue
-        out.append(esc(text[pos:start]))
-        out.append(f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(text[start:end])}</mark>')
-        pos = end
-    out.append(esc(text[pos:]))
-    return "".join(out)
+    from rjcoach.analysis import segments
+
+    return "".join(
+        esc(piece) if fam is None
+        else f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(piece)}</mark>'
+        for piece, fam in segments(text, [(e["start"], e["end"], e["label"]) for e in evidence])
+    )
 
 
 def gauge(name: str, value: float | None, fair: float, good: float, top: float, fmt) -> str:
