@@ -203,6 +203,18 @@ class Analyzer:
     def analyze(self, text: str, context: str | None = None) -> Analysis:
         return self.nlp(self._doc(text, context))._.rjcoach
 
+    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], batch_size: int = 64) -> np.ndarray:
+        """Raw classifier logits [n, 17] for messages, computed exactly as ``analyze`` does."""
+        out = []
+        for b in range(0, len(texts), batch_size):
+            docs = list(self.nlp.pipe(
+                (self._doc(t, c) for t, c in zip(texts[b : b + batch_size], contexts[b : b + batch_size])),
+                disable=[COMPONENT],
+            ))
+            out.append(self.component.logits([d.text for d in docs], [d._.rjcoach_context for d in docs],
+                                             [self.component.rules(d) for d in docs]))
+        return np.concatenate(out) if out else np.zeros((0, len(LABELS)))
+
     def analyze_many(
         self,
         texts: Sequence[str],

@@ -167,15 +167,19 @@ def fit_platt(logit: np.ndarray, y: np.ndarray, steps: int = 300) -> tuple[float
     return float(a), float(b)
 
 
+def _f1(p: np.ndarray, y: np.ndarray, th: float) -> float:
+    pred = p >= th
+    tp = np.sum(pred & (y > 0.5))
+    return 2 * tp / max(pred.sum() + (y > 0.5).sum(), 1)
+
+
 def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
     """Threshold maximising F1 on validation, searched over a fixed grid (stable, seedless)."""
     if y.sum() == 0:
         return 0.5
     best, best_f1 = 0.5, -1.0
     for th in np.arange(0.05, 0.951, 0.01):
-        pred = p >= th
-        tp = np.sum(pred & (y > 0.5))
-        f1 = 2 * tp / max(pred.sum() + y.sum(), 1)
+        f1 = _f1(p, y, th)
         if f1 > best_f1 + 1e-9:
             best, best_f1 = float(th), f1
     return round(best, 2)
@@ -206,35 +210,6 @@ def _accusatory_threshold(val_logits: np.ndarray, val_y: np.ndarray, cfg) -> flo
 SHARED_LABELS = ("open_question", "closed_question", "reflection", "emotion_label", "advice")
 
 
-def model_logits(model, examples: list[Example], max_tokens: int, batch_size: int = 64) -> np.ndarray:
-    """Logits of the saved model for examples, exactly as the analyser computes them."""
-    from transformers import AutoTokenizer
-
-    from rjcoach.analysis import MAX_TEXT_CHARS
-    from rjcoach.encoder import encoder_dir
-
-    if not examples:
-        return np.zeros((0, len(LABELS)))
-    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
-    texts = [e.text[:MAX_TEXT_CHARS] for e in examples]
-    feats = _rule_features(texts)
-    out = []
-    with torch.inference_mode():
-        for b in range(0, len(examples), batch_size):
-            chunk = examples[b : b + batch_size]
-            enc = tokenizer(texts[b : b + batch_size], [e.context or "" for e in chunk], padding=True,
-                            truncation="longest_first", max_length=max_tokens, return_tensors="pt")
-            f = torch.from_numpy(feats[b : b + batch_size])
-            out.append(model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], f).double().numpy())
-    return np.concatenate(out)
-
-
-def _f1(p: np.ndarray, y: np.ndarray, th: float) -> float:
-    pred = p >= th
-    tp = np.sum(pred & (y > 0.5))
-    return 2 * tp / max(pred.sum() + (y > 0.5).sum(), 1)
-
-
 def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=print):
     """Fit Platt scaling and decision thresholds for the saved model in ``model_dir``.
 
@@ -243,10 +218,15 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
     public sets also code (SHARED_LABELS) maximise in-domain validation F1 plus the mean F1 on the
     public validation *tuning halves*. The other halves stay untouched for `rjcoach evaluate --suite`.
     """
-    from rjcoach.model import load_model
+    from rjcoach.analysis import MAX_TEXT_CHARS
+    from rjcoach.analyzer import Analyzer
     from rjcoach.sources import public_tuning_half
 
-    model, cfg = load_model(model_dir)
+    analyzer = Analyzer(model_dir)
+    cfg = analyzer.component.cfg
+
+    def logits(examples: list[Example]) -> np.ndarray:
+        return analyzer.logits([e.text[:MAX_TEXT_CHARS] for e in examples], [e.context for e in examples])
     val = [e for e in load_sources(sources) if e.split == "validation"]
     ind = [e for e in val if e.source == "indomain"]
     pub = [e for e in val if e.source in ("annomi", "esconv") and public_tuning_half(e.group)]
@@ -254,8 +234,8 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
         log("no in-domain validation examples: identity calibration, thresholds 0.5")
         return cfg
     log(f"calibrating on {len(ind)} in-domain and {len(pub)} public validation utterances ...")
-    li = model_logits(model, ind, cfg.max_tokens)
-    lp = model_logits(model, pub, cfg.max_tokens)
+    li = logits(ind)
+    lp = logits(pub)
     yi = np.array([[label in e.labels for label in LABELS] for e in ind], dtype=float)
     for j, label in enumerate(LABELS):
         a, b = fit_platt(li[:, j], yi[:, j])
@@ -293,7 +273,6 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     from rjcoach.model import ModelConfig, RubricClassifier, save_model
 
     _seed(settings.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.time()
     examples = load_sources(settings.sources)
     if settings.limit:
