@@ -138,7 +138,7 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         user = need_user(user)
         if not isinstance(sess, PracticeSession):
             raise gr.Error("Start a session first.")
-        if store.session(sess.id).user_id != user.id:
+        if sess.row.user_id != user.id:  # e.g. someone signed in again as another user
             raise gr.Error("That session is not yours.")
         return sess
 
