@@ -138,7 +138,6 @@ def load_folder(folder: Path = PERSONA_DIR, paths: list[Path] | None = None) -> 
     lib = Library()
     folder = folder.resolve()
     files = [Path(p).resolve() for p in paths] if paths is not None else sorted(folder.glob("*.y*ml"))
-    loaded: list[tuple[Path, Persona | Scenario]] = []
     for path in files:
         model, errors = load_file(Path(path), folder)
         lib.errors += errors
@@ -150,7 +149,6 @@ def load_folder(folder: Path = PERSONA_DIR, paths: list[Path] | None = None) -> 
             continue
         table[model.id] = model  # type: ignore[index]
         lib.files[model.id] = Path(path)
-        loaded.append((Path(path), model))
     # Cross-file references.
     for sid, sc in list(lib.scenarios.items()):
         bad = [r.persona for r in sc.roster if r.persona not in lib.personas]

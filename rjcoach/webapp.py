@@ -325,7 +325,6 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         end_btn.click(end, [user_state, sess_state], [debrief_box, report, sess_state], api_name="end")
         mine_btn.click(unfinished, user_state, mine, api_name="my_sessions")
         resume_btn.click(resume, [user_state, mine], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="resume")
-    demo.rj_css = CSS
     return demo
 
 
@@ -365,4 +364,4 @@ def serve(host: str = "127.0.0.1", port: int = 7860, store: Store | None = None,
                          "`rjcoach user add --role admin USERNAME` or start on 127.0.0.1 first")
     demo = build_app(store=store, host=host)
     return demo.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock,
-                       css=demo.rj_css, show_error=True, footer_links=[])
+                       css=CSS, show_error=True, footer_links=[])

@@ -16,12 +16,12 @@ def served(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
     from rjcoach.store import Store
-    from rjcoach.webapp import build_app
+    from rjcoach.webapp import CSS, build_app
 
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.sqlite3'}")
     demo = build_app(store=store)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=demo.rj_css)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -10,13 +10,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from rjcoach.store import Store
-    from rjcoach.webapp import build_app
+    from rjcoach.webapp import CSS, build_app
 
     db = tmp_path_factory.mktemp("app") / "app.sqlite3"
     store = Store(f"sqlite:///{db}")
     demo = build_app(store=store, host="127.0.0.1")
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=demo.rj_css)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS)
     yield f"http://127.0.0.1:{port}/", store
     demo.close()
 
@@ -133,7 +133,7 @@ def test_app_starts_with_valid_personas_and_reports_broken_files(tmp_path):
 
     from rjcoach.persona_loader import PERSONA_DIR, load_folder
     from rjcoach.store import Store
-    from rjcoach.webapp import build_app
+    from rjcoach.webapp import CSS, build_app
 
     folder = tmp_path / "personas"
     shutil.copytree(PERSONA_DIR, folder, ignore=shutil.ignore_patterns("*.md"))
