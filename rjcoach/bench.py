@@ -188,6 +188,10 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
     res = {}
     threads_before = torch.get_num_threads()
     torch.set_num_threads(APP_TORCH_THREADS)  # as `rjcoach serve` runs
+    from rjcoach import embeddings
+
+    cache_before, embeddings.CACHE_SIZE = embeddings.CACHE_SIZE, 0  # every session sends the same script:
+    embeddings._cache.clear()  # no cached topic embeddings, so each turn pays for its own
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/bench.sqlite3")
         uid = store.create_user("bench", "x", "trainee")
@@ -233,6 +237,7 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                 "turns_per_s": len(latencies) / wall,
             }
     torch.set_num_threads(threads_before)
+    embeddings.CACHE_SIZE = cache_before
     out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine,")
     out(f"torch threads {APP_TORCH_THREADS} as in `rjcoach serve`;")
     out(f"'concurrent' sends the next message as soon as a reply arrives (no reading or typing time);")

@@ -1,11 +1,14 @@
 """Sentence embeddings from the packaged all-MiniLM-L6-v2 (the analyser's base encoder, unmodified).
 
 Used to match a trainee's message to a persona's topics by meaning. Mean pooling and L2
-normalisation, as the encoder was trained.
+normalisation, as the encoder was trained. ``embed_one`` is what a live turn calls: messages from
+concurrent sessions share one batched forward pass, and recent texts (a resumed session's replay,
+stock phrases) come from a bounded cache.
 """
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -48,3 +51,30 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         v = torch.nn.functional.normalize(v, dim=-1)
         out.append(v.numpy().astype(np.float32))
     return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+
+
+CACHE_SIZE = 4096
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+_batcher = None
+
+
+def embed_one(text: str) -> np.ndarray:
+    """One unit-length embedding; concurrent callers are batched together (see rjcoach.batching)."""
+    global _batcher
+    with _cache_lock:
+        hit = _cache.get(text)
+        if hit is not None:
+            _cache.move_to_end(text)
+            return hit
+        if _batcher is None:
+            from rjcoach.batching import MicroBatcher
+
+            _batcher = MicroBatcher(lambda texts: list(embed(texts)), name="rjcoach-embed")
+    vec = _batcher(text)
+    vec.setflags(write=False)
+    with _cache_lock:
+        _cache[text] = vec
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return vec

@@ -164,11 +164,11 @@ class TopicIndex:
         self.vectors = embed(prompts)
 
     def match(self, text: str) -> tuple[str, float]:
-        from rjcoach.embeddings import embed
+        from rjcoach.embeddings import embed_one
 
         if not text.strip():
             return "off_topic", 0.0
-        sims = self.vectors @ embed([text])[0]
+        sims = self.vectors @ embed_one(text)
         best = int(np.argmax(sims))
         return self.topics[best], float(sims[best])
 

@@ -56,6 +56,9 @@ class PracticeSessionRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="app")  # "app" or "import"
+    external_ref: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)  # import key
+    title: Mapped[str | None] = mapped_column(String(255), nullable=True)  # an imported file's name
 
 
 class TurnRow(Base):
@@ -70,6 +73,50 @@ class TurnRow(Base):
     persona: Mapped[dict] = mapped_column(JSON)  # tags and state after the turn
     rewound: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cohort(Base):
+    __tablename__ = "cohorts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CohortMember(Base):
+    """Trainees and instructors of a cohort (what they are is their account's role)."""
+    __tablename__ = "cohort_members"
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class FlagCorrection(Base):
+    """An instructor's verdict on one label of one message, kept beside the model's output."""
+    __tablename__ = "flag_corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(8))  # confirm / reject / add
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("practice_sessions.id"), index=True)
+    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id"), nullable=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SessionReview(Base):
+    __tablename__ = "session_reviews"
+    session_id: Mapped[str] = mapped_column(ForeignKey("practice_sessions.id"), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @dataclass(frozen=True)
@@ -104,8 +151,8 @@ class Store:
         if migrate:
             self.migrate()
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to an Alembic revision, the newest by default (creates it on an empty database)."""
         from alembic import command
         from alembic.config import Config
 
@@ -114,7 +161,7 @@ class Store:
         cfg.attributes["connection_url"] = self.url
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def _write(self, fn):
         try:
@@ -139,10 +186,93 @@ class Store:
         with self._sessions() as db:
             return len(db.scalars(select(User.id)).all())
 
+    def user_by_id(self, user_id: int) -> User | None:
+        with self._sessions() as db:
+            return db.get(User, user_id)
+
+    def users(self, role: str | None = None) -> list[User]:
+        with self._sessions() as db:
+            q = select(User).order_by(User.username)
+            if role is not None:
+                q = q.where(User.role == role)
+            return list(db.scalars(q))
+
+    # cohorts -------------------------------------------------------------------------------------
+    def create_cohort(self, name: str) -> int:
+        return self._write(lambda db: _add(db, Cohort(name=name)).id)
+
+    def cohort(self, name: str) -> Cohort | None:
+        with self._sessions() as db:
+            return db.scalar(select(Cohort).where(Cohort.name == name))
+
+    def cohorts(self) -> list[Cohort]:
+        with self._sessions() as db:
+            return list(db.scalars(select(Cohort).order_by(Cohort.name)))
+
+    def add_member(self, cohort_id: int, user_id: int) -> bool:
+        """Add a user to a cohort; False if they were in it already."""
+        def fn(db):
+            if db.get(CohortMember, (cohort_id, user_id)) is not None:
+                return False
+            _add(db, CohortMember(cohort_id=cohort_id, user_id=user_id))
+            return True
+        return self._write(fn)
+
+    def remove_member(self, cohort_id: int, user_id: int) -> bool:
+        def fn(db):
+            row = db.get(CohortMember, (cohort_id, user_id))
+            if row is None:
+                return False
+            db.delete(row)
+            return True
+        return self._write(fn)
+
+    def members(self, cohort_id: int) -> list[User]:
+        with self._sessions() as db:
+            q = (select(User).join(CohortMember, CohortMember.user_id == User.id)
+                 .where(CohortMember.cohort_id == cohort_id).order_by(User.username))
+            return list(db.scalars(q))
+
+    def cohorts_of(self, user_id: int) -> list[Cohort]:
+        with self._sessions() as db:
+            q = (select(Cohort).join(CohortMember, CohortMember.cohort_id == Cohort.id)
+                 .where(CohortMember.user_id == user_id).order_by(Cohort.name))
+            return list(db.scalars(q))
+
     # sessions ------------------------------------------------------------------------------------
-    def create_session(self, user_id: int, scenario_id: str, persona_id: str, level: str, seed: int) -> str:
-        row = PracticeSessionRow(user_id=user_id, scenario_id=scenario_id, persona_id=persona_id, level=level, seed=seed)
+    def create_session(self, user_id: int, scenario_id: str, persona_id: str, level: str, seed: int,
+                       source: str = "app", external_ref: str | None = None, title: str | None = None) -> str:
+        row = PracticeSessionRow(user_id=user_id, scenario_id=scenario_id, persona_id=persona_id, level=level,
+                                 seed=seed, source=source, external_ref=external_ref, title=title)
         return self._write(lambda db: _add(db, row).id)
+
+    def import_session(self, user_id: int, scenario_id: str, persona_id: str, external_ref: str, title: str,
+                       turns: list[dict], created_at: datetime | None = None) -> str:
+        """A whole transcript recorded elsewhere, in one transaction: it lands entirely or not at all.
+
+        ``turns`` items have trainee_text, analysis, feedback, persona_text, persona (as add_turn).
+        """
+        def fn(db):
+            row = _add(db, PracticeSessionRow(user_id=user_id, scenario_id=scenario_id, persona_id=persona_id,
+                                              level="imported", seed=0, status="ended", source="import",
+                                              external_ref=external_ref, title=title,
+                                              created_at=created_at or utcnow(), ended_at=created_at or utcnow()))
+            for i, t in enumerate(turns, start=1):
+                db.add(TurnRow(session_id=row.id, position=i, **t))
+            return row.id
+        return self._write(fn)
+
+    def session_by_ref(self, external_ref: str) -> PracticeSessionRow | None:
+        with self._sessions() as db:
+            return db.scalar(select(PracticeSessionRow).where(PracticeSessionRow.external_ref == external_ref))
+
+    def all_sessions(self, user_ids: list[int] | None = None) -> list[PracticeSessionRow]:
+        """Sessions, newest first; only those of ``user_ids`` when given."""
+        with self._sessions() as db:
+            q = select(PracticeSessionRow).order_by(PracticeSessionRow.created_at.desc())
+            if user_ids is not None:
+                q = q.where(PracticeSessionRow.user_id.in_(user_ids))
+            return list(db.scalars(q))
 
     def session(self, session_id: str) -> PracticeSessionRow | None:
         with self._sessions() as db:
@@ -187,6 +317,47 @@ class Store:
             if not include_rewound:
                 q = q.where(TurnRow.rewound.is_(False))
             return [_stored(r) for r in db.scalars(q.order_by(TurnRow.position))]
+
+
+    def turn_session(self, turn_id: int) -> str | None:
+        """The session a turn belongs to (None for no such turn)."""
+        with self._sessions() as db:
+            return db.scalar(select(TurnRow.session_id).where(TurnRow.id == turn_id))
+
+    # review --------------------------------------------------------------------------------------
+    def add_correction(self, turn_id: int, label: str, verdict: str, reviewer_id: int) -> int:
+        row = FlagCorrection(turn_id=turn_id, label=label, verdict=verdict, reviewer_id=reviewer_id)
+        return self._write(lambda db: _add(db, row).id)
+
+    def corrections(self, session_ids: list[str] | None = None) -> list[FlagCorrection]:
+        """Corrections in the order they were made (a later one on the same label supersedes)."""
+        with self._sessions() as db:
+            q = select(FlagCorrection).order_by(FlagCorrection.id)
+            if session_ids is not None:
+                q = q.join(TurnRow, TurnRow.id == FlagCorrection.turn_id).where(TurnRow.session_id.in_(session_ids))
+            return list(db.scalars(q))
+
+    def add_comment(self, session_id: str, turn_id: int | None, author_id: int, text: str) -> int:
+        row = Comment(session_id=session_id, turn_id=turn_id, author_id=author_id, text=text)
+        return self._write(lambda db: _add(db, row).id)
+
+    def comments(self, session_ids: list[str]) -> list[Comment]:
+        with self._sessions() as db:
+            q = select(Comment).where(Comment.session_id.in_(session_ids)).order_by(Comment.id)
+            return list(db.scalars(q))
+
+    def set_review(self, session_id: str, reviewer_id: int, rating: int, note: str) -> None:
+        def fn(db):
+            row = db.get(SessionReview, session_id)
+            if row is None:
+                row = _add(db, SessionReview(session_id=session_id, reviewer_id=reviewer_id, rating=rating, note=note))
+            row.reviewer_id, row.rating, row.note, row.updated_at = reviewer_id, rating, note, utcnow()
+        self._write(fn)
+
+    def reviews(self, session_ids: list[str]) -> dict[str, SessionReview]:
+        with self._sessions() as db:
+            q = select(SessionReview).where(SessionReview.session_id.in_(session_ids))
+            return {r.session_id: r for r in db.scalars(q)}
 
 
 def _add(db: Session, obj):

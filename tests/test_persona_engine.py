@@ -167,3 +167,4 @@ def test_blame_keeps_a_persona_closed(lib):
             turn = agent.act()
             assert turn.variant == "reaction" and turn.disclosure is None
         assert agent.state.trust < persona.start.trust
+

@@ -17,7 +17,20 @@ def test_migrations_create_the_schema_on_an_empty_database(db_url):
     tables = set(inspect(s.engine).get_table_names())
     assert {"users", "practice_sessions", "turns", "alembic_version"} <= tables
     with s.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
+
+
+def test_upgrade_from_the_first_schema_keeps_sessions_and_marks_them_app_sessions(db_url):
+    old = Store(db_url, migrate=False)
+    old.migrate("0001")
+    with old.engine.begin() as c:
+        c.execute(text("insert into users (username, password_hash, role, created_at) values ('ana', 'h', 'trainee', '2026-01-01')"))
+        c.execute(text("insert into practice_sessions (id, user_id, scenario_id, persona_id, level, seed, status, created_at) "
+                       "values ('s1', 1, 'sc', 'p', 'coached', 0, 'ended', '2026-01-01')"))
+    new = Store(db_url)
+    row = new.session("s1")
+    assert (row.source, row.external_ref, row.persona_id) == ("app", None, "p")
+    assert {"cohorts", "cohort_members", "flag_corrections", "comments", "session_reviews"} <= set(inspect(new.engine).get_table_names())
 
 
 def test_migrations_on_an_existing_database_keep_the_data(db_url):
