@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.set_defaults(func=cmd_user_add)
 
+    from rjcoach import review_cli
+
+    review_cli.register(sub)
+
     p = sub.add_parser("data", help="check the labelled utterance files")
     p.add_argument("action", choices=["check"])
     p.add_argument("files", nargs="*")

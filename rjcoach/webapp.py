@@ -17,6 +17,7 @@ from rjcoach.auth import AuthError, Principal, RateLimiter, add_user, sign_in
 from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD
 from rjcoach.labels import FAMILY_OF
 from rjcoach.persona_loader import Library, load_folder
+from rjcoach.review_ui import build_review_tabs
 from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession
 from rjcoach.store import Store, StoreError
 
@@ -170,11 +171,13 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             listed = "\n".join(f"- `{esc(str(e))}`" for e in library.errors[:20])
             text += (f"\n\n**{len(library.errors)} problem(s) in persona files**; those files were skipped "
                      f"(run `rjcoach persona validate`):\n{listed}")
-        return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True), text, "", "")
+        reviewer = user.role in ("instructor", "admin")
+        return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True), text, "", "",
+                gr.update(visible=reviewer), gr.update(visible=reviewer))
 
     def sign_out():
         return (None, None, gr.update(visible=store.user_count() == 0), gr.update(visible=store.user_count() > 0),
-                gr.update(visible=False), "", [], "", "")
+                gr.update(visible=False), "", [], "", "", gr.update(visible=False), gr.update(visible=False))
 
     def pick_scenario(scenario_id):
         choices = personas_for(scenario_id)
@@ -282,40 +285,45 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             si_pw = gr.Textbox(label="Password", type="password")
             si_btn = gr.Button("Sign in", variant="primary")
         with gr.Column(visible=False) as practice_box:
-            who = gr.Markdown()
             with gr.Row():
-                scenario = gr.Dropdown(scenario_choices, label="Scenario", value=None)
-                persona = gr.Dropdown([], label="Who you will speak with", allow_custom_value=True)
-                level = gr.Radio(LEVEL_CHOICES, value="coached", label="Coaching level")
-            brief = gr.HTML()
-            with gr.Row():
-                start_btn = gr.Button("Start session", variant="primary")
-                out_btn = gr.Button("Sign out")
-            with gr.Row():
-                mine = gr.Dropdown([], label="Your unfinished sessions", allow_custom_value=True)
-                mine_btn = gr.Button("Refresh list")
-                resume_btn = gr.Button("Resume")
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Conversation", height=420, render_markdown=False,
-                                      sanitize_html=True, allow_tags=False, feedback_options=None)
-                    msg = gr.Textbox(label="Your message", placeholder="Type what you would say...",
-                                     max_lines=6, max_length=MAX_MESSAGE_CHARS * 2)
+                who = gr.Markdown()
+                out_btn = gr.Button("Sign out", scale=0)
+            with gr.Tabs():
+                with gr.Tab("Practice", id="practice"):
                     with gr.Row():
-                        send_btn = gr.Button("Send", variant="primary")
-                        again_btn = gr.Button("Try that again")
-                        end_btn = gr.Button("End session")
-                with gr.Column(scale=2):
-                    gr.Markdown("### Feedback")
-                    feedback = gr.HTML()
-                    gauges = gr.HTML()
-            debrief_box = gr.HTML()
-            report = gr.File(label="Debrief report (HTML)")
+                        scenario = gr.Dropdown(scenario_choices, label="Scenario", value=None)
+                        persona = gr.Dropdown([], label="Who you will speak with", allow_custom_value=True)
+                        level = gr.Radio(LEVEL_CHOICES, value="coached", label="Coaching level")
+                    brief = gr.HTML()
+                    with gr.Row():
+                        start_btn = gr.Button("Start session", variant="primary")
+                    with gr.Row():
+                        mine = gr.Dropdown([], label="Your unfinished sessions", allow_custom_value=True)
+                        mine_btn = gr.Button("Refresh list")
+                        resume_btn = gr.Button("Resume")
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            chat = gr.Chatbot(label="Conversation", height=420, render_markdown=False,
+                                              sanitize_html=True, allow_tags=False, feedback_options=None)
+                            msg = gr.Textbox(label="Your message", placeholder="Type what you would say...",
+                                             max_lines=6, max_length=MAX_MESSAGE_CHARS * 2)
+                            with gr.Row():
+                                send_btn = gr.Button("Send", variant="primary")
+                                again_btn = gr.Button("Try that again")
+                                end_btn = gr.Button("End session")
+                        with gr.Column(scale=2):
+                            gr.Markdown("### Feedback")
+                            feedback = gr.HTML()
+                            gauges = gr.HTML()
+                    debrief_box = gr.HTML()
+                    report = gr.File(label="Debrief report (HTML)")
+                tabs = build_review_tabs(store, library, user_state)
 
-        signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw]
+        signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw, tabs["review"], tabs["cohorts"]]
         su_btn.click(first_run, [su_name, su_pw, su_pw2], signed, api_name="first_run")
         si_btn.click(do_sign_in, [si_name, si_pw], signed, api_name="sign_in")
-        out_btn.click(sign_out, None, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box], api_name="sign_out")
+        out_btn.click(sign_out, None, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box,
+                                       tabs["review"], tabs["cohorts"]], api_name="sign_out")
         scenario.change(pick_scenario, scenario, [persona, brief], api_name="pick_scenario")
         start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="start")
         send_evt = dict(fn=send, inputs=[user_state, sess_state, msg], outputs=[chat, msg, feedback, gauges])

@@ -1,0 +1,334 @@
+"""The instructor's and the trainee's review pages (Gradio): thin handlers over rjcoach.review.
+
+Every handler takes the signed-in principal from server-side state and lets rjcoach.review decide
+what it may see or change; hiding a tab is a convenience, never the protection.
+"""
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+import gradio as gr
+
+from rjcoach.auth import Principal
+from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
+from rjcoach.review import (
+    SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
+    list_sessions, managed_cohorts, rate, session_view, unassign,
+)
+from rjcoach.store import Store
+
+FAMILY_COLOURS = {"listening": "#cfe2ff", "empathy": "#d1e7dd", "restorative": "#cff4fc",
+                  "accusatory": "#f8d7da", "other": "#fff3cd"}
+TABLE_COLUMNS = ["started", "trainee", "cohorts", "scenario", "persona", "level", "messages", "R:Q", "open %",
+                 "accusatory", "empathy", "restorative", "corrections", "rating", "id"]
+LEVELS = ("coached", "light", "assessment", "imported")
+
+
+def esc(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _who(user) -> Principal:
+    if not isinstance(user, Principal):
+        raise gr.Error("Please sign in first.")
+    return user
+
+
+def _guard(fn):
+    """Turn access and input errors into messages in the browser (same words for 'missing' and 'not yours')."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (AccessDenied, ReviewError) as exc:
+            raise gr.Error(str(exc))
+    return wrapped
+
+
+def _date(text: str, field: str, end: bool = False) -> datetime | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ReviewError(f"{field}: write the date as YYYY-MM-DD, not {text!r}") from None
+    return d.replace(hour=23, minute=59, second=59) if end else d
+
+
+def _highlight(text: str, evidence: list[dict], labels) -> str:
+    from rjcoach.analysis import segments
+
+    spans = [(e["start"], e["end"], e["label"]) for e in evidence if e["label"] in labels]
+    return "".join(
+        esc(piece) if fam is None else
+        f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(piece)}</mark>'
+        for piece, fam in segments(text, spans))
+
+
+def _label_chips(t) -> str:
+    chips = []
+    for label in LABELS:
+        model, now = label in t.model_labels, label in t.labels
+        if not (model or now):
+            continue
+        if model and now:
+            state = "confirmed" if any(c.label == label and c.verdict == "confirm" for c in t.corrections) else "model"
+        else:
+            state = "rejected" if model else "added"
+        style = {"model": "", "confirmed": "border:1px solid #1e7e34;", "rejected": "text-decoration:line-through;opacity:.6;",
+                 "added": "border:1px dashed #6f42c1;"}[state]
+        chips.append(f"<span class='rj-chip rj-{state}' title='{esc(state)}' style='background:{FAMILY_COLOURS[FAMILY_OF[label]]};"
+                     f"{style}padding:1px 6px;border-radius:8px;margin-right:4px'>{esc(PLAIN_WORDS[label])}"
+                     f"{'' if state == 'model' else ' (' + state + ')'}</span>")
+    return "".join(chips) or "<span class='rj-none'>no rubric label</span>"
+
+
+def transcript_html(view: SessionView, for_reviewer: bool) -> str:
+    """The session as a reviewer (or its trainee) reads it: flags, tips shown, persona state, comments."""
+    r = view.row
+    m = view.metrics
+    fmt = lambda v, pct=False: "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")  # noqa: E731
+    head = (f"<h3>{esc(view.trainee)} &middot; {esc(r.title or r.scenario_id)} &middot; {esc(r.persona_id)} &middot; "
+            f"{esc(r.level)} &middot; {r.created_at:%Y-%m-%d %H:%M} &middot; {esc(r.status)}</h3>"
+            f"<p>Reflections per question {fmt(m.rq_ratio)} ({m.band('rq_ratio')}); open questions "
+            f"{fmt(m.open_share, True)} ({m.band('open_share')}); accusatory messages {m.accusatory_utterances} of "
+            f"{m.utterances}; empathy {m.empathy}; restorative questions {m.restorative}; feelings acknowledged "
+            f"{m.disclosures_acknowledged} of {m.disclosures_offered}. <small>Computed from the reviewed flags.</small></p>")
+    if view.review:
+        head += (f"<div class='rj-review'><b>Instructor rating: {view.review.rating}/5</b> by "
+                 f"{esc(view.authors.get(view.review.reviewer_id, '?'))}<br>{esc(view.review.note)}</div>")
+    for c in view.session_comments:
+        head += f"<div class='rj-comment'><b>{esc(view.authors.get(c.author_id, '?'))}</b>: {esc(c.text)}</div>"
+    rows = []
+    for t in view.turns:
+        st = t.turn
+        state = st.persona.get("state") or {}
+        state_txt = ", ".join(f"{k} {v:.2f}" for k, v in state.items() if isinstance(v, (int, float)))
+        tip = (st.feedback or {}).get("tip")
+        shown = []
+        if tip and (st.feedback or {}).get("level") != "assessment":
+            shown.append(f"<div class='rj-tip'><b>Tip shown:</b> {esc(tip.get('text', ''))}</div>")
+        if (st.feedback or {}).get("rewrite"):
+            shown.append(f"<div class='rj-rewrite'><b>Rewrite shown:</b> {esc(st.feedback['rewrite'])}</div>")
+        notes = "".join(f"<div class='rj-comment'><b>{esc(view.authors.get(c.author_id, '?'))}</b>: {esc(c.text)}</div>"
+                        for c in t.comments)
+        speaker = st.persona.get("speaker") or r.persona_id
+        rows.append(
+            f"<div class='rj-turn{' rj-rewound' if st.rewound else ''}' id='turn-{st.id}' "
+            f"style='border-bottom:1px solid #eee;padding:6px 0{';opacity:.6' if st.rewound else ''}'>"
+            f"<p><b>#{st.position}{' (taken back)' if st.rewound else ''} trainee:</b> "
+            f"{_highlight(st.trainee_text, st.analysis.get('evidence', []), t.labels)}</p>"
+            f"<p>{_label_chips(t)}</p>{''.join(shown)}"
+            f"<p><b>{esc(speaker)}:</b> {esc(st.persona_text)}"
+            f"{' <small>(' + esc(state_txt) + ')</small>' if state_txt else ''}</p>{notes}</div>")
+    return head + "".join(rows)
+
+
+def turn_choices(view: SessionView) -> list[tuple[str, int]]:
+    return [(f"#{t.turn.position}{' (taken back)' if t.turn.rewound else ''}: {t.turn.trainee_text[:70]}", t.turn.id)
+            for t in view.turns]
+
+
+def summaries_table(rows) -> list[list]:
+    return [[f"{r.created_at:%Y-%m-%d %H:%M}", r.trainee, ", ".join(r.cohorts), r.scenario, r.persona, r.level,
+             r.messages, "" if r.rq_ratio is None else round(r.rq_ratio, 2),
+             "" if r.open_share is None else round(r.open_share * 100), r.accusatory, r.empathy, r.restorative,
+             r.corrections, r.rating or "", r.id] for r in rows]
+
+
+def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
+    """The review, cohort/progress and history tabs; returns the tabs whose visibility depends on role."""
+    from rjcoach.progress import cohort_html, cohort_progress, trainee_html, trainee_progress
+
+    scenario_ids = sorted(library.scenarios)
+    persona_ids = sorted(library.personas)
+
+    # handlers ----------------------------------------------------------------------------------
+    @_guard
+    def review_list(user, trainee, cohort, scenario, persona, level, since, until, sort):
+        who = _who(user)
+        filters = Filters(trainee=(trainee or "").strip() or None, cohort=cohort or None, scenario=scenario or None,
+                          persona=persona or None, level=level or None, since=_date(since, "from"),
+                          until=_date(until, "until", end=True))
+        rows = list_sessions(store, who, filters, sort or "newest")
+        choices = [(f"{r.created_at:%Y-%m-%d %H:%M} {r.trainee}, {r.scenario}, {r.messages} msg", r.id) for r in rows]
+        return (summaries_table(rows),
+                gr.update(choices=choices, value=choices[0][1] if choices else None),
+                f"{len(rows)} session(s)")
+
+    @_guard
+    def review_open(user, session_id):
+        who = _who(user)
+        from rjcoach.review import require_reviewer
+
+        require_reviewer(who)
+        view = session_view(store, who, session_id)
+        turns = turn_choices(view)
+        return (transcript_html(view, True), gr.update(choices=turns, value=turns[0][1] if turns else None),
+                gr.update(choices=[("the whole session", "")] + turns, value=""),
+                view.review.rating if view.review else None, view.review.note if view.review else "")
+
+    @_guard
+    def review_correct(user, session_id, turn_id, label, verdict):
+        who = _who(user)
+        if not turn_id:
+            raise ReviewError("choose a message first")
+        if not label:
+            raise ReviewError("choose a label")
+        view = session_view(store, who, session_id)
+        if int(turn_id) not in {t.turn.id for t in view.turns}:
+            raise ReviewError("that message is not in the open session")
+        correct(store, who, int(turn_id), label, verdict)
+        return transcript_html(session_view(store, who, session_id), True)
+
+    @_guard
+    def review_comment(user, session_id, turn_id, text):
+        who = _who(user)
+        comment(store, who, session_id, text, int(turn_id) if turn_id not in (None, "") else None)
+        return transcript_html(session_view(store, who, session_id), True), ""
+
+    @_guard
+    def review_rate(user, session_id, rating, note):
+        who = _who(user)
+        if rating is None:
+            raise ReviewError("rating: choose 1 to 5")
+        rate(store, who, session_id, rating, note)
+        gr.Info("Rating saved.")
+        return transcript_html(session_view(store, who, session_id), True)
+
+    @_guard
+    def cohort_new(user, name):
+        who = _who(user)
+        create_cohort(store, who, name)
+        return cohort_overview(who), gr.update(choices=_cohort_names(who)), gr.update(choices=_cohort_names(who))
+
+    @_guard
+    def cohort_assign(user, name, username, action):
+        who = _who(user)
+        changed = (assign if action == "add" else unassign)(store, who, name, (username or "").strip())
+        if not changed:
+            gr.Info("No change.")
+        return cohort_overview(who)
+
+    def _cohort_names(who):
+        return [c.name for c in managed_cohorts(store, who)]
+
+    def cohort_overview(who) -> str:
+        parts = []
+        for c in managed_cohorts(store, who):
+            members = store.members(c.id)
+            parts.append(f"<li><b>{esc(c.name)}</b>: instructors "
+                         f"{esc(', '.join(u.username for u in members if u.role == 'instructor') or '-')}; trainees "
+                         f"{esc(', '.join(u.username for u in members if u.role == 'trainee') or '-')}</li>")
+        return f"<ul>{''.join(parts)}</ul>" if parts else "<p>No cohorts yet.</p>"
+
+    @_guard
+    def cohorts_refresh(user):
+        who = _who(user)
+        names = _cohort_names(who)
+        return cohort_overview(who), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names)
+
+    @_guard
+    def progress_of(user, trainee, cohort):
+        who = _who(user)
+        if (trainee or "").strip():
+            return trainee_html(trainee_progress(store, who, trainee.strip()))
+        if cohort:
+            return cohort_html(cohort_progress(store, who, cohort))
+        raise ReviewError("choose a trainee or a cohort")
+
+    @_guard
+    def history_list(user):
+        who = _who(user)
+        rows = [r for r in store.sessions_of(who.id)]
+        reviews = store.reviews([r.id for r in rows]) if rows else {}
+        choices = [(f"{r.created_at:%Y-%m-%d %H:%M} {r.title or r.scenario_id}, {r.persona_id}"
+                    f"{' - rated ' + str(reviews[r.id].rating) + '/5' if r.id in reviews else ''}", r.id) for r in rows]
+        progress = trainee_html(trainee_progress(store, who, who.username)) if who.role == "trainee" else ""
+        return gr.update(choices=choices, value=choices[0][1] if choices else None), progress
+
+    @_guard
+    def history_open(user, session_id):
+        who = _who(user)
+        row = store.session(session_id) if session_id else None
+        if row is None or row.user_id != who.id:  # history is one's own, whatever the role
+            raise AccessDenied("No such session of yours.")
+        return transcript_html(session_view(store, who, session_id), False)
+
+    # layout ------------------------------------------------------------------------------------
+    with gr.Tab("My history", id="history") as history_tab:
+        gr.Markdown("Your past sessions, with your instructor's comments and rating.")
+        with gr.Row():
+            h_pick = gr.Dropdown([], label="Session", allow_custom_value=True)
+            h_refresh = gr.Button("Refresh")
+            h_open = gr.Button("Open", variant="primary")
+        h_view = gr.HTML()
+        h_progress = gr.HTML()
+    with gr.Tab("Review", id="review", visible=False) as review_tab:
+        with gr.Row():
+            f_trainee = gr.Textbox(label="Trainee (username)")
+            f_cohort = gr.Dropdown([], label="Cohort", allow_custom_value=True)
+            f_scenario = gr.Dropdown([""] + scenario_ids, value="", label="Scenario", allow_custom_value=True)
+            f_persona = gr.Dropdown([""] + persona_ids, value="", label="Persona", allow_custom_value=True)
+        with gr.Row():
+            f_level = gr.Dropdown([""] + list(LEVELS), value="", label="Coaching level")
+            f_since = gr.Textbox(label="From (YYYY-MM-DD)")
+            f_until = gr.Textbox(label="Until (YYYY-MM-DD)")
+            f_sort = gr.Dropdown([(v, k) for k, v in SORTS.items()], value="newest", label="Sort")
+            f_go = gr.Button("List sessions", variant="primary")
+        f_count = gr.Markdown()
+        table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, label="Sessions")
+        with gr.Row():
+            pick = gr.Dropdown([], label="Session to open", allow_custom_value=True)
+            open_btn = gr.Button("Open session", variant="primary")
+        view = gr.HTML()
+        with gr.Accordion("Correct a flag", open=True):
+            with gr.Row():
+                c_turn = gr.Dropdown([], label="Message", allow_custom_value=True)
+                c_label = gr.Dropdown([(f"{PLAIN_WORDS[lb]} ({lb})", lb) for lb in LABELS], label="Label")
+                c_verdict = gr.Radio(list(VERDICTS), value="reject", label="Verdict")
+                c_apply = gr.Button("Apply")
+        with gr.Accordion("Comment and rate", open=True):
+            with gr.Row():
+                m_turn = gr.Dropdown([("the whole session", "")], value="", label="On", allow_custom_value=True)
+                m_text = gr.Textbox(label="Comment (the trainee sees it)", lines=2)
+                m_add = gr.Button("Add comment")
+            with gr.Row():
+                r_rating = gr.Radio([1, 2, 3, 4, 5], label="Overall rating")
+                r_note = gr.Textbox(label="Overall note", lines=2)
+                r_save = gr.Button("Save rating")
+    with gr.Tab("Cohorts and progress", id="cohorts", visible=False) as cohorts_tab:
+        with gr.Row():
+            k_name = gr.Textbox(label="New cohort name")
+            k_create = gr.Button("Create cohort")
+            k_refresh = gr.Button("Refresh")
+        with gr.Row():
+            k_cohort = gr.Dropdown([], label="Cohort", allow_custom_value=True)
+            k_user = gr.Textbox(label="Username")
+            k_action = gr.Radio([("add to cohort", "add"), ("remove from cohort", "remove")], value="add", label="")
+            k_apply = gr.Button("Apply")
+        k_list = gr.HTML()
+        with gr.Row():
+            p_trainee = gr.Textbox(label="Progress of trainee (username)")
+            p_cohort = gr.Dropdown([], label="... or of cohort", allow_custom_value=True)
+            p_go = gr.Button("Show progress", variant="primary")
+        p_view = gr.HTML()
+
+    # wiring ------------------------------------------------------------------------------------
+    f_go.click(review_list, [user_state, f_trainee, f_cohort, f_scenario, f_persona, f_level, f_since, f_until, f_sort],
+               [table, pick, f_count], api_name="review_list")
+    open_btn.click(review_open, [user_state, pick], [view, c_turn, m_turn, r_rating, r_note], api_name="review_open")
+    c_apply.click(review_correct, [user_state, pick, c_turn, c_label, c_verdict], view, api_name="review_correct")
+    m_add.click(review_comment, [user_state, pick, m_turn, m_text], [view, m_text], api_name="review_comment")
+    r_save.click(review_rate, [user_state, pick, r_rating, r_note], view, api_name="review_rate")
+    k_create.click(cohort_new, [user_state, k_name], [k_list, k_cohort, p_cohort], api_name="cohort_create")
+    k_apply.click(cohort_assign, [user_state, k_cohort, k_user, k_action], k_list, api_name="cohort_assign")
+    k_refresh.click(cohorts_refresh, user_state, [k_list, k_cohort, p_cohort, f_cohort], api_name="cohorts")
+    p_go.click(progress_of, [user_state, p_trainee, p_cohort], p_view, api_name="progress")
+    h_refresh.click(history_list, user_state, [h_pick, h_progress], api_name="history")
+    h_open.click(history_open, [user_state, h_pick], h_view, api_name="history_open")
+    return {"review": review_tab, "cohorts": cohorts_tab, "history": history_tab}
