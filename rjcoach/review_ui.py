@@ -107,7 +107,8 @@ def transcript_html(view: SessionView, for_reviewer: bool) -> str:
     for t in view.turns:
         st = t.turn
         state = st.persona.get("state") or {}
-        state_txt = ", ".join(f"{k} {v:.2f}" for k, v in state.items() if isinstance(v, (int, float)))
+        state_txt = ", ".join(f"{k} {state[k]:.2f}" for k in ("trust", "distress", "defensiveness")
+                              if isinstance(state.get(k), (int, float)))
         tip = (st.feedback or {}).get("tip")
         shown = []
         if tip and (st.feedback or {}).get("level") != "assessment":

@@ -98,3 +98,26 @@ def test_practice_session_in_a_real_browser(page):
     html = target.read_text()
     assert "Debrief" in html and "Rana Haddad" in html and "<script>window.pwned" not in html
     page.screenshot(path=str(OUT / "04-debrief.png"), full_page=True)
+
+
+def test_review_page_in_a_real_browser(page):
+    """The admin from the practice test reviews that session: flags shown, one rejected, a comment left."""
+    page.get_by_role("tab", name="Review").click()
+    page.get_by_role("button", name="List sessions").click()
+    page.get_by_text("1 session(s)").wait_for()
+    page.get_by_role("button", name="Open session").click()
+    page.locator(".rj-turn mark.rj-accusatory").first.wait_for()
+    page.get_by_text("Tip shown:").first.wait_for()
+
+    visible(page, "Message").click()
+    page.get_by_role("option", name="#3: Why did you leave the shutters").click()
+    visible(page, "Label").click()
+    page.get_by_role("option", name="\"why\" question (why_question)").click()
+    page.get_by_label("reject", exact=True).check()
+    page.get_by_role("button", name="Apply").first.click()
+    page.locator(".rj-chip.rj-rejected").first.wait_for()
+
+    visible(page, "Comment (the trainee sees it)").fill("Ask what happened instead of why.")
+    page.get_by_role("button", name="Add comment").click()
+    page.locator(".rj-comment", has_text="Ask what happened instead of why.").wait_for()
+    page.screenshot(path=str(OUT / "05-review.png"), full_page=True)
