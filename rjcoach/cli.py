@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="rebuild the classifier from the data (seeded, CPU)")
     p.add_argument("--sources", default=",".join(DEFAULT_SOURCES),
-                   help="comma-separated: indomain, annomi, esconv, epitome (default: all)")
+                   help="comma-separated: indomain, annomi, esconv, epitome, corrections (default: all; corrections "
+                        "only when data/corrections or RJCOACH_CORRECTIONS_DIR holds files)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--limit", type=int, help="at most N examples per source (quick runs)")
@@ -237,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.set_defaults(func=cmd_user_add)
 
-    from rjcoach import review_cli
+    from rjcoach import export, review_cli
 
     review_cli.register(sub)
+    export.register_cli(sub)
 
     p = sub.add_parser("data", help="check the labelled utterance files")
     p.add_argument("action", choices=["check"])

@@ -18,7 +18,7 @@ from datetime import datetime
 from rjcoach.auth import Principal
 from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD
 from rjcoach.labels import ACCUSATORY, LABELS, PLAIN_WORDS
-from rjcoach.review import AccessDenied, _views, metrics_of, require_reviewer, visible_user_ids
+from rjcoach.review import AccessDenied, views, metrics_of, require_reviewer, visible_user_ids
 from rjcoach.store import Store
 
 # metric -> (title, fair line, good line, higher is better)
@@ -74,7 +74,7 @@ def _mean(values: list[float | None]) -> tuple[float | None, int]:
 
 def _progress_of(store: Store, user) -> TraineeProgress:
     points, trips, messages = [], Counter(), 0
-    for view in _views(store, list(reversed(store.all_sessions([user.id])))):  # oldest first
+    for view in views(store, list(reversed(store.all_sessions([user.id])))):  # oldest first
         live = [t for t in view.turns if not t.turn.rewound]
         if not live:
             continue

@@ -27,6 +27,8 @@ REVIEWERS = ("instructor", "admin")
 MAX_COMMENT_CHARS = 2000
 MAX_NOTE_CHARS = 4000
 RATINGS = (1, 2, 3, 4, 5)
+CLI_ADMIN = Principal(0, "(command line)", "admin")
+"""Who the command line acts as: it runs on the agency's machine with the database's credentials."""
 SORTS = {
     "newest": "newest first",
     "oldest": "oldest first",
@@ -216,10 +218,11 @@ def metrics_of(turns: list[ReviewedTurn]):
 
 def session_view(store: Store, who: Principal, session_id: str) -> SessionView:
     row = session_for(store, who, session_id)
-    return _views(store, [row])[0]
+    return views(store, [row])[0]
 
 
-def _views(store: Store, rows: list[PracticeSessionRow]) -> list[SessionView]:
+def views(store: Store, rows: list[PracticeSessionRow]) -> list[SessionView]:
+    """Review views of sessions already access-checked by the caller."""
     ids = [r.id for r in rows]
     corrections: dict[int, list] = {}
     for c in store.corrections(ids) if ids else []:
@@ -227,7 +230,7 @@ def _views(store: Store, rows: list[PracticeSessionRow]) -> list[SessionView]:
     comments = store.comments(ids) if ids else []
     reviews = store.reviews(ids) if ids else {}
     names = {u.id: u.username for u in store.users()}
-    views = []
+    out = []
     for row in rows:
         turns = []
         for t in store.turns(row.id, include_rewound=True):
@@ -235,10 +238,10 @@ def _views(store: Store, rows: list[PracticeSessionRow]) -> list[SessionView]:
             cs = tuple(corrections.get(t.id, ()))
             turns.append(ReviewedTurn(t, model, reviewed_labels(model, cs), cs,
                                       tuple(c for c in comments if c.turn_id == t.id)))
-        views.append(SessionView(row, names.get(row.user_id, "?"), turns,
+        out.append(SessionView(row, names.get(row.user_id, "?"), turns,
                                  [c for c in comments if c.session_id == row.id and c.turn_id is None],
                                  reviews.get(row.id), names))
-    return views
+    return out
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -300,7 +303,7 @@ def list_sessions(store: Store, who: Principal, filters: Filters = Filters(), so
             and (filters.since is None or _aware(r.created_at) >= _aware(filters.since))
             and (filters.until is None or _aware(r.created_at) <= _aware(filters.until))]
     out = []
-    for v in _views(store, rows):
+    for v in views(store, rows):
         live = [t for t in v.turns if not t.turn.rewound]
         m = metrics_of(live)
         r = v.row

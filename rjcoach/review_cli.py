@@ -9,9 +9,7 @@ import argparse
 import json
 import sys
 
-from rjcoach.auth import Principal
-
-CLI_ADMIN = Principal(0, "(command line)", "admin")
+from rjcoach.review import CLI_ADMIN
 
 
 def _store(args):
@@ -167,8 +165,6 @@ def register(sub) -> None:
     who.add_argument("--cohort")
     r.add_argument("--html", help="also write the plots to this HTML file")
     r.set_defaults(func=cmd_review_progress)
-    try:
-        from rjcoach import transcripts
-    except ImportError:  # pragma: no cover - the import module ships with the package
-        return
+    from rjcoach import transcripts
+
     transcripts.register_cli(rsub)

@@ -6,7 +6,10 @@ what it may see or change; hiding a tab is a convenience, never the protection.
 from __future__ import annotations
 
 import html
+import shutil
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import gradio as gr
 
@@ -146,20 +149,57 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
     from rjcoach.progress import cohort_html, cohort_progress, trainee_html, trainee_progress
 
     scenario_ids = sorted(library.scenarios)
+    exports = Path(tempfile.gettempdir()) / "rjcoach-exports"
+    exports.mkdir(exist_ok=True)
     persona_ids = sorted(library.personas)
 
     # handlers ----------------------------------------------------------------------------------
     @_guard
     def review_list(user, trainee, cohort, scenario, persona, level, since, until, sort):
         who = _who(user)
-        filters = Filters(trainee=(trainee or "").strip() or None, cohort=cohort or None, scenario=scenario or None,
-                          persona=persona or None, level=level or None, since=_date(since, "from"),
-                          until=_date(until, "until", end=True))
-        rows = list_sessions(store, who, filters, sort or "newest")
+        rows = list_sessions(store, who, _filters(trainee, cohort, scenario, persona, level, since, until), sort or "newest")
         choices = [(f"{r.created_at:%Y-%m-%d %H:%M} {r.trainee}, {r.scenario}, {r.messages} msg", r.id) for r in rows]
         return (summaries_table(rows),
                 gr.update(choices=choices, value=choices[0][1] if choices else None),
                 f"{len(rows)} session(s)")
+
+    def _filters(trainee, cohort, scenario, persona, level, since, until) -> Filters:
+        return Filters(trainee=(trainee or "").strip() or None, cohort=cohort or None, scenario=scenario or None,
+                       persona=persona or None, level=level or None, since=_date(since, "from"),
+                       until=_date(until, "until", end=True))
+
+    def _out_dir(who) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"rjcoach-export-{who.id}-", dir=exports))
+
+    @_guard
+    def review_export(user, trainee, cohort, scenario, persona, level, since, until, fmt):
+        """The listed sessions (same filters) as versioned JSON or a zip of CSV files."""
+        from rjcoach.export import write_csv, write_json
+
+        who = _who(user)
+        ids = [r.id for r in list_sessions(store, who, _filters(trainee, cohort, scenario, persona, level, since, until))]
+        if not ids:
+            raise ReviewError("no sessions match these filters: nothing to export")
+        folder = _out_dir(who)
+        if fmt == "json":
+            path = folder / "rjcoach-sessions.json"
+            write_json(path, store, who, ids)
+            return str(path)
+        write_csv(folder / "csv", store, who, ids)
+        archive = shutil.make_archive(str(folder / "rjcoach-sessions-csv"), "zip", folder / "csv")
+        return archive
+
+    @_guard
+    def review_report(user, session_id):
+        from rjcoach.export import session_report_html
+        from rjcoach.review import require_reviewer
+
+        who = _who(user)
+        require_reviewer(who)
+        page = session_report_html(store, library, who, session_id)
+        path = _out_dir(who) / f"rjcoach-review-{session_id}.html"
+        path.write_text(page, encoding="utf-8")
+        return str(path)
 
     @_guard
     def review_open(user, session_id):
@@ -286,6 +326,11 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
         with gr.Row():
             pick = gr.Dropdown([], label="Session to open", allow_custom_value=True)
             open_btn = gr.Button("Open session", variant="primary")
+        with gr.Row():
+            x_format = gr.Radio([("JSON", "json"), ("CSV files (zip)", "csv")], value="json", label="Export the listed sessions as")
+            x_go = gr.Button("Export listed sessions")
+            x_report = gr.Button("HTML report of the open session")
+        x_file = gr.File(label="Download")
         view = gr.HTML()
         with gr.Accordion("Correct a flag", open=True):
             with gr.Row():
@@ -322,6 +367,9 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
     # wiring ------------------------------------------------------------------------------------
     f_go.click(review_list, [user_state, f_trainee, f_cohort, f_scenario, f_persona, f_level, f_since, f_until, f_sort],
                [table, pick, f_count], api_name="review_list")
+    filter_inputs = [f_trainee, f_cohort, f_scenario, f_persona, f_level, f_since, f_until]
+    x_go.click(review_export, [user_state, *filter_inputs, x_format], x_file, api_name="review_export")
+    x_report.click(review_report, [user_state, pick], x_file, api_name="review_report")
     open_btn.click(review_open, [user_state, pick], [view, c_turn, m_turn, r_rating, r_note], api_name="review_open")
     c_apply.click(review_correct, [user_state, pick, c_turn, c_label, c_verdict], view, api_name="review_correct")
     m_add.click(review_comment, [user_state, pick, m_turn, m_text], [view, m_text], api_name="review_comment")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from rjcoach.labels import ACCUSATORY, LABELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INDOMAIN_DIR = REPO_ROOT / "data" / "indomain"
+CORRECTIONS_DIR = REPO_ROOT / "data" / "corrections"  # never committed (.gitignore)
 PUBLIC_DIR = REPO_ROOT.parent / "shared" / "data" / "public"
 
 # Targets: the 17 labels, then groups of labels trained through their noisy-OR.
@@ -78,7 +80,8 @@ def split_for_text(text: str) -> str:
 
 
 # -- in-domain ----------------------------------------------------------------------------------
-def load_indomain(directory: Path = INDOMAIN_DIR) -> list[Example]:
+def load_indomain(directory: Path = INDOMAIN_DIR, source: str = "indomain") -> list[Example]:
+    """Fully coded utterance files (the ``rjcoach.dataset`` schema) in ``directory``, as ``source``."""
     from rjcoach.dataset import load
 
     items = load(sorted(directory.glob("*.jsonl")))
@@ -87,9 +90,20 @@ def load_indomain(directory: Path = INDOMAIN_DIR) -> list[Example]:
         labels = frozenset(u.labels)
         targets = {label: int(label in labels) for label in LABELS}
         out.append(
-            Example(u.text, u.context, targets, "indomain", u.split or split_for_text(u.text), 1.0, labels)
+            Example(u.text, u.context, targets, source, u.split or split_for_text(u.text), 1.0, labels)
         )
     return out
+
+
+# -- the agency's reviewed transcripts --------------------------------------------------------------
+def corrections_dir() -> Path:
+    """RJCOACH_CORRECTIONS_DIR, else data/corrections (written by `rjcoach export corrections`)."""
+    return Path(os.environ.get("RJCOACH_CORRECTIONS_DIR") or CORRECTIONS_DIR)
+
+
+def load_corrections(directory: Path | None = None) -> list[Example]:
+    """Trainee messages an instructor corrected: same schema and checks as the in-domain files."""
+    return load_indomain(directory or corrections_dir(), source="corrections")
 
 
 # -- AnnoMI -------------------------------------------------------------------------------------
@@ -209,8 +223,18 @@ SOURCES: dict[str, SourceInfo] = {
         "epitome", "academic non-commercial research licence",
         "EPITOME Reddit empathy mechanisms", load_epitome, False,
     ),
+    "corrections": SourceInfo(
+        "corrections", "the agency's own data: reviewed practice transcripts, not for redistribution",
+        "the agency's own reviewed transcripts: trainee messages an instructor corrected, "
+        "coded with the reviewed labels (docs/export-schema.md)",
+        lambda _: load_corrections(), False,
+    ),
 }
-DEFAULT_SOURCES = ("indomain", "annomi", "esconv", "epitome")
+LOCAL_SOURCES = ("indomain", "corrections")  # need no public data folder
+# The reviewed transcripts join the defaults only when the corrections folder has files.
+DEFAULT_SOURCES = ("indomain", "annomi", "esconv", "epitome") + (
+    ("corrections",) if any(corrections_dir().glob("*.jsonl")) else ()
+)
 
 
 def load_sources(names: tuple[str, ...] = DEFAULT_SOURCES, public: Path = PUBLIC_DIR) -> list[Example]:
@@ -219,7 +243,7 @@ def load_sources(names: tuple[str, ...] = DEFAULT_SOURCES, public: Path = PUBLIC
         raise ValueError(f"unknown source(s) {unknown}; choose from {', '.join(SOURCES)}")
     examples: list[Example] = []
     for name in names:
-        if name != "indomain" and not public.is_dir():
+        if name not in LOCAL_SOURCES and not public.is_dir():
             raise FileNotFoundError(
                 f"public data folder {public} not found (source {name!r}); put ../shared beside "
                 "the project or choose --sources indomain"

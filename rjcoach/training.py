@@ -21,7 +21,7 @@ from torch import nn
 from rjcoach.labels import LABELS
 from rjcoach.sources import DEFAULT_SOURCES, GROUPS, TARGETS, Example, describe, load_sources
 
-SOURCE_WEIGHT = {"indomain": 1.0, "annomi": 0.8, "esconv": 0.5, "epitome": 0.5}
+SOURCE_WEIGHT = {"indomain": 1.0, "annomi": 0.8, "esconv": 0.5, "epitome": 0.5, "corrections": 1.0}
 
 
 @dataclass

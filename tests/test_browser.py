@@ -105,7 +105,7 @@ def test_review_page_in_a_real_browser(page):
     page.get_by_role("tab", name="Review").click()
     page.get_by_role("button", name="List sessions").click()
     page.get_by_text("1 session(s)").wait_for()
-    page.get_by_role("button", name="Open session").click()
+    page.get_by_role("button", name="Open session", exact=True).click()
     page.locator(".rj-turn mark.rj-accusatory").first.wait_for()
     page.get_by_text("Tip shown:").first.wait_for()
 

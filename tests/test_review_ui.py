@@ -1,4 +1,7 @@
 """The review endpoints called directly over HTTP as each role (gradio_client), not through the UI."""
+import json
+from pathlib import Path
+
 import pytest
 from conftest import add_session, free_port
 
@@ -71,6 +74,8 @@ def test_a_trainee_is_refused_every_review_endpoint(app):
              ("/progress", ["ben", ""]),
              ("/progress", ["", "north"]),
              ("/cohort_create", ["mine"]),
+             ("/review_export", ["", "", "", "", "", "", "", "json"]),
+             ("/review_report", [sessions["ben"]]),
              ("/cohort_assign", ["north", "cat", "add"])]
     for api, args in calls:
         with pytest.raises(Exception, match="No such|Only instructors|No trainee|No cohort"):
@@ -108,6 +113,29 @@ def test_an_instructor_sees_and_changes_only_their_cohorts(app):
     assert store.reviews([sessions["ben"]])[sessions["ben"]].rating == 2
     progress = c.predict("", "north", api_name="/progress")
     assert "Cohort north" in progress and "<svg" in progress
+
+    exported = json.loads(Path(c.predict("", "", "", "", "", "", "", "json", api_name="/review_export")).read_text())
+    assert exported["schema_version"] == 1
+    assert {x["id"] for x in exported["sessions"]} == {sessions["ana"], sessions["ben"]}  # not cat's
+    report = Path(c.predict(sessions["ben"], api_name="/review_report")).read_text()
+    assert "Name the behaviour" in report
+    with pytest.raises(Exception, match="No such"):
+        c.predict(sessions["cat"], api_name="/review_report")
+
+
+def test_a_flag_rejected_in_the_ui_reaches_the_training_loader(app, tmp_path, monkeypatch):
+    from rjcoach.export import export_corrections
+    from rjcoach.sources import load_sources
+
+    url, store, sessions = app
+    c = as_user(url, "north.ins")
+    first = store.turns(sessions["ana"])[0]  # "Why did you do that?" coded why_question
+    c.predict(sessions["ana"], first.id, "why_question", "reject", api_name="/review_correct")
+    out = tmp_path / "corrections" / "corrections.jsonl"
+    assert export_corrections(store, out) >= 1
+    monkeypatch.setenv("RJCOACH_CORRECTIONS_DIR", str(out.parent))
+    examples = {e.text: e for e in load_sources(("corrections",))}
+    assert examples["Why did you do that?"].targets["why_question"] == 0
 
 
 def test_the_trainee_sees_the_instructors_words_in_their_history(app):
