@@ -212,3 +212,21 @@ The rubric's thresholds are guides from expert practice, not norms; flags suppor
 <h2>Moments to practise</h2>{moments(d.weakest)}
 <h2>Transcript</h2>{''.join(transcript)}
 </body></html>"""
+
+
+def summary_html(d: Debrief) -> str:
+    """The debrief as a fragment for the app (the report is render_html)."""
+    m = d.metrics
+    bands = d.bands()
+
+    def fmt(v, pct=False):
+        return "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")
+
+    goals = "".join(f"<li>{'&#10003;' if g.reached else '&#10007;'} {_e(g.description)} ({_e(g.detail)})</li>" for g in d.goals)
+    best = "".join(f"<li>\u201c{_e(x.text)}\u201d: {_e(x.note)}</li>" for x in d.best) or "<li>none</li>"
+    weak = "".join(f"<li>\u201c{_e(x.text)}\u201d: {_e(x.note)}" + (f"<br>Try: \u201c{_e(x.rewrite)}\u201d" if x.rewrite else "") + "</li>" for x in d.weakest) or "<li>none</li>"
+    return (f"<h2>Debrief</h2><p>Reflections per question {fmt(m.rq_ratio)} ({bands['rq_ratio']}); open questions "
+            f"{fmt(m.open_share, True)} ({bands['open_share']}); accusatory messages {m.accusatory_utterances} "
+            f"({bands['accusatory_rate']}); empathy {m.empathy}; restorative questions {m.restorative}.</p>"
+            f"<h3>Trust and flags, turn by turn</h3>{timeline_svg(d.timeline, d.start_trust)}"
+            f"<h3>Goals</h3><ul>{goals}</ul><h3>Best moments</h3><ul>{best}</ul><h3>Moments to practise</h3><ul>{weak}</ul>")

@@ -17,13 +17,12 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from rjcoach.auth import Principal
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
-from rjcoach.review import CLI_ADMIN, AccessDenied, ReviewedTurn, SessionView, views, metrics_of, session_for, visible_user_ids
+from rjcoach.review import CLI_ADMIN, AccessDenied, reviewed_debrief, ReviewedTurn, SessionView, views, metrics_of, session_for, visible_user_ids
 from rjcoach.store import PracticeSessionRow, Store
 
 SCHEMA_VERSION = 1
@@ -262,25 +261,17 @@ def session_report_html(store: Store, library, who: Principal, session_id: str) 
     labels) plus the review; imported sessions (or a persona no longer available) get a plain
     transcript report. Every piece of stored text is escaped.
     """
-    from rjcoach.debrief import build_debrief, render_html
+    from rjcoach.debrief import render_html
 
     row = session_for(store, who, session_id)
     v = views(store, [row])[0]
-    persona = library.personas.get(row.persona_id) if library is not None else None
-    if row.source == "import" or persona is None:
+    rebuilt = reviewed_debrief(v, library)
+    if rebuilt is None:
         return _plain_report(v)
-    turns = [replace(t.turn, analysis=_with_labels(t.turn.analysis, t.labels)) for t in v.turns]
-    page = render_html(build_debrief(row, persona, library.scenarios.get(row.scenario_id), turns), turns, v.trainee)
+    debrief, turns = rebuilt
+    page = render_html(debrief, turns, v.trainee)
     head, sep, tail = page.rpartition("</body>")
     return head + _review_html(v) + sep + tail
-
-
-def _with_labels(analysis: dict, labels: frozenset[str]) -> dict:
-    """The stored analysis with the reviewed labels (evidence only for labels still there)."""
-    a = dict(analysis or {})
-    a["labels"] = _ordered(labels)
-    a["evidence"] = [e for e in a.get("evidence") or [] if e.get("label") in labels]
-    return a
 
 
 def _e(x) -> str:

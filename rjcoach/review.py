@@ -196,6 +196,15 @@ class ReviewedTurn:
     corrections: tuple  # FlagCorrection rows, oldest first
     comments: tuple  # Comment rows on this message
 
+    def reviewed(self) -> StoredTurn:
+        """The stored turn with the reviewed labels (evidence only for labels still there)."""
+        from dataclasses import replace
+
+        a = dict(self.turn.analysis or {})
+        a["labels"] = [label for label in LABELS if label in self.labels]
+        a["evidence"] = [e for e in a.get("evidence") or [] if e.get("label") in self.labels]
+        return replace(self.turn, analysis=a)
+
 
 @dataclass
 class SessionView:
@@ -209,6 +218,18 @@ class SessionView:
     @property
     def metrics(self):
         return metrics_of([t for t in self.turns if not t.turn.rewound])
+
+
+def reviewed_debrief(view: SessionView, library):
+    """The debrief of an app session rebuilt from the reviewed labels; None for imported sessions
+    or a persona no longer in the library."""
+    from rjcoach.debrief import build_debrief
+
+    persona = library.personas.get(view.row.persona_id) if library is not None else None
+    if view.row.source == "import" or persona is None:
+        return None
+    turns = [t.reviewed() for t in view.turns]
+    return build_debrief(view.row, persona, library.scenarios.get(view.row.scenario_id), turns), turns
 
 
 def metrics_of(turns: list[ReviewedTurn]):

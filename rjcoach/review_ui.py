@@ -17,7 +17,7 @@ from rjcoach.auth import Principal
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
 from rjcoach.review import (
     SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
-    list_sessions, managed_cohorts, rate, session_view, unassign,
+    list_sessions, managed_cohorts, rate, reviewed_debrief, session_view, unassign,
 )
 from rjcoach.store import Store
 
@@ -90,8 +90,9 @@ def _label_chips(t) -> str:
     return "".join(chips) or "<span class='rj-none'>no rubric label</span>"
 
 
-def transcript_html(view: SessionView, for_reviewer: bool) -> str:
-    """The session as a reviewer (or its trainee) reads it: flags, tips shown, persona state, comments."""
+def transcript_html(view: SessionView, library=None) -> str:
+    """The session as a reviewer (or its trainee) reads it: flags, tips shown, persona state, comments,
+    then the debrief rebuilt from the reviewed flags (app sessions)."""
     r = view.row
     m = view.metrics
     fmt = lambda v, pct=False: "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")  # noqa: E731
@@ -129,7 +130,13 @@ def transcript_html(view: SessionView, for_reviewer: bool) -> str:
             f"<p>{_label_chips(t)}</p>{''.join(shown)}"
             f"<p><b>{esc(speaker)}:</b> {esc(st.persona_text)}"
             f"{' <small>(' + esc(state_txt) + ')</small>' if state_txt else ''}</p>{notes}</div>")
-    return head + "".join(rows)
+    debrief = ""
+    rebuilt = reviewed_debrief(view, library)
+    if rebuilt is not None:
+        from rjcoach.debrief import summary_html
+
+        debrief = f"<div class='rj-debrief'>{summary_html(rebuilt[0])}</div>"
+    return head + "".join(rows) + debrief
 
 
 def turn_choices(view: SessionView) -> list[tuple[str, int]]:
@@ -209,7 +216,7 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
         require_reviewer(who)
         view = session_view(store, who, session_id)
         turns = turn_choices(view)
-        return (transcript_html(view, True), gr.update(choices=turns, value=turns[0][1] if turns else None),
+        return (transcript_html(view, library), gr.update(choices=turns, value=turns[0][1] if turns else None),
                 gr.update(choices=[("the whole session", "")] + turns, value=""),
                 view.review.rating if view.review else None, view.review.note if view.review else "")
 
@@ -224,13 +231,13 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
         if int(turn_id) not in {t.turn.id for t in view.turns}:
             raise ReviewError("that message is not in the open session")
         correct(store, who, int(turn_id), label, verdict)
-        return transcript_html(session_view(store, who, session_id), True)
+        return transcript_html(session_view(store, who, session_id), library)
 
     @_guard
     def review_comment(user, session_id, turn_id, text):
         who = _who(user)
         comment(store, who, session_id, text, int(turn_id) if turn_id not in (None, "") else None)
-        return transcript_html(session_view(store, who, session_id), True), ""
+        return transcript_html(session_view(store, who, session_id), library), ""
 
     @_guard
     def review_rate(user, session_id, rating, note):
@@ -239,7 +246,7 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
             raise ReviewError("rating: choose 1 to 5")
         rate(store, who, session_id, rating, note)
         gr.Info("Rating saved.")
-        return transcript_html(session_view(store, who, session_id), True)
+        return transcript_html(session_view(store, who, session_id), library)
 
     @_guard
     def cohort_new(user, name):
@@ -298,7 +305,7 @@ def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
         row = store.session(session_id) if session_id else None
         if row is None or row.user_id != who.id:  # history is one's own, whatever the role
             raise AccessDenied("No such session of yours.")
-        return transcript_html(session_view(store, who, session_id), False)
+        return transcript_html(session_view(store, who, session_id), library)
 
     # layout ------------------------------------------------------------------------------------
     with gr.Tab("My history", id="history") as history_tab:

@@ -257,14 +257,14 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
 
     def end(user, sess):
-        from rjcoach.debrief import render_html
+        from rjcoach.debrief import render_html, summary_html
 
         sess = need_session(user, sess)
         debrief = sess.end()
         page = render_html(debrief, store.turns(sess.id, include_rewound=True), user.username)
         path = reports / f"rjcoach-debrief-{sess.id}.html"
         path.write_text(page, encoding="utf-8")
-        summary = _debrief_summary(debrief)
+        summary = summary_html(debrief) + "<p>Download the full report below.</p>"
         return summary, str(path), None
 
     # layout --------------------------------------------------------------------------------
@@ -334,26 +334,6 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         mine_btn.click(unfinished, user_state, mine, api_name="my_sessions")
         resume_btn.click(resume, [user_state, mine], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="resume")
     return demo
-
-
-def _debrief_summary(d) -> str:
-    from rjcoach.debrief import timeline_svg
-
-    m = d.metrics
-    bands = d.bands()
-
-    def fmt(v, pct=False):
-        return "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.2f}")
-
-    goals = "".join(f"<li>{'&#10003;' if g.reached else '&#10007;'} {esc(g.description)} ({esc(g.detail)})</li>" for g in d.goals)
-    best = "".join(f"<li>\u201c{esc(x.text)}\u201d: {esc(x.note)}</li>" for x in d.best) or "<li>none</li>"
-    weak = "".join(f"<li>\u201c{esc(x.text)}\u201d: {esc(x.note)}" + (f"<br>Try: \u201c{esc(x.rewrite)}\u201d" if x.rewrite else "") + "</li>" for x in d.weakest) or "<li>none</li>"
-    return (f"<h2>Debrief</h2><p>Reflections per question {fmt(m.rq_ratio)} ({bands['rq_ratio']}); open questions "
-            f"{fmt(m.open_share, True)} ({bands['open_share']}); accusatory messages {m.accusatory_utterances} "
-            f"({bands['accusatory_rate']}); empathy {m.empathy}; restorative questions {m.restorative}.</p>"
-            f"<h3>Trust and flags, turn by turn</h3>{timeline_svg(d.timeline, d.start_trust)}"
-            f"<h3>Goals</h3><ul>{goals}</ul><h3>Best moments</h3><ul>{best}</ul><h3>Moments to practise</h3><ul>{weak}</ul>"
-            "<p>Download the full report below.</p>")
 
 
 APP_TORCH_THREADS = 1

@@ -104,6 +104,7 @@ def test_an_instructor_sees_and_changes_only_their_cohorts(app):
 
     page, *_ = c.predict(sessions["ben"], api_name="/review_open")
     assert "You&#x27;re a thief." in page
+    assert "Debrief" in page and "Trust and flags, turn by turn" in page  # rebuilt from the reviewed flags
     ben_turn = store.turns(sessions["ben"])[0]
     page = c.predict(sessions["ben"], ben_turn.id, "labeling", "reject", api_name="/review_correct")
     assert "(rejected)" in page
