@@ -5,10 +5,12 @@ loopback-only server or by `rjcoach user add --role admin`.
 """
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -29,6 +31,7 @@ class Principal:
     id: int
     username: str
     role: str
+    token: str = field(default="", compare=False, repr=False)  # this sign-in, for expiry and sign-out
 
 
 def hash_password(password: str) -> str:
@@ -120,3 +123,53 @@ def sign_in(store: Store, limiter: RateLimiter, username: str, password: str, cl
 
 
 _DUMMY = _hasher.hash("not a real password, only for timing")
+
+
+IDLE_MINUTES = float(os.environ.get("RJCOACH_IDLE_MINUTES", "30"))
+MAX_HOURS = float(os.environ.get("RJCOACH_SIGNIN_HOURS", "12"))
+
+
+class Logins:
+    """Live sign-ins, held on the server: each expires after ``idle`` seconds without use and
+    ``lifetime`` seconds in all, and ends at sign-out. A principal without a live token is refused."""
+
+    def __init__(self, idle: float = IDLE_MINUTES * 60, lifetime: float = MAX_HOURS * 3600, limit: int = 10_000) -> None:
+        self.idle, self.lifetime, self.limit = idle, lifetime, limit
+        self._live: dict[str, tuple[int, float, float]] = {}  # token -> (user id, started, last seen)
+        self._lock = threading.Lock()
+
+    def issue(self, who: Principal, now: float | None = None) -> Principal:
+        now = time.monotonic() if now is None else now
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._sweep(now)
+            if len(self._live) >= self.limit:  # bounded: the oldest sign-in goes first
+                oldest = min(self._live, key=lambda t: self._live[t][2])
+                del self._live[oldest]
+            self._live[token] = (who.id, now, now)
+        return replace(who, token=token)
+
+    def check(self, who: Principal, now: float | None = None) -> Principal:
+        """The same principal if its sign-in is live (and marks it used); AuthError otherwise."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._live.get(who.token) if who.token else None
+            if entry is None or entry[0] != who.id:
+                raise AuthError("You are signed out. Please sign in again.")
+            uid, started, seen = entry
+            if now - seen > self.idle or now - started > self.lifetime:
+                del self._live[who.token]
+                raise AuthError("Your sign-in expired. Please sign in again.")
+            self._live[who.token] = (uid, started, now)
+        return who
+
+    def end(self, who: Principal | None) -> None:
+        if isinstance(who, Principal) and who.token:
+            with self._lock:
+                self._live.pop(who.token, None)
+
+    def _sweep(self, now: float) -> None:
+        dead = [t for t, (_u, started, seen) in self._live.items()
+                if now - seen > self.idle or now - started > self.lifetime]
+        for t in dead:
+            del self._live[t]

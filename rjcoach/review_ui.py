@@ -13,7 +13,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from rjcoach.auth import Principal
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
 from rjcoach.review import (
     SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
@@ -30,12 +29,6 @@ LEVELS = ("coached", "light", "assessment", "imported")
 
 def esc(x: object) -> str:
     return html.escape(str(x), quote=True)
-
-
-def _who(user) -> Principal:
-    if not isinstance(user, Principal):
-        raise gr.Error("Please sign in first.")
-    return user
 
 
 def _guard(fn):
@@ -151,8 +144,12 @@ def summaries_table(rows) -> list[list]:
              r.corrections, r.rating or "", r.id] for r in rows]
 
 
-def build_review_tabs(store: Store, library, user_state: gr.State) -> dict:
-    """The review, cohort/progress and history tabs; returns the tabs whose visibility depends on role."""
+def build_review_tabs(store: Store, library, user_state: gr.State, need_user) -> dict:
+    """The review, cohort/progress and history tabs; returns the tabs whose visibility depends on role.
+
+    ``need_user(state)`` returns the signed-in principal or raises (not signed in, expired).
+    """
+    _who = need_user
     from rjcoach.progress import cohort_html, cohort_progress, trainee_html, trainee_progress
 
     scenario_ids = sorted(library.scenarios)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rjcoach.auth import AuthError, Principal, RateLimiter, add_user, sign_in
+from rjcoach.auth import AuthError, Logins, Principal, RateLimiter, add_user, sign_in
 from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD
 from rjcoach.labels import FAMILY_OF
 from rjcoach.persona_loader import Library, load_folder
@@ -120,6 +120,7 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
 
         analyzer = BatchingAnalyzer(get_analyzer())  # concurrent trainees share forward passes
     limiter = RateLimiter()
+    logins = Logins()
     loopback = is_loopback(host)
     reports = Path(tempfile.gettempdir()) / "rjcoach-reports"
     reports.mkdir(exist_ok=True)
@@ -131,9 +132,13 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         return [(f"{p.name} ({p.role}, {p.age}; difficulty {p.difficulty})", p.id) for p in library.personas_for(scenario_id)]
 
     def need_user(user) -> Principal:
+        """The signed-in principal, if its sign-in is still live (idle and total expiry, sign-out)."""
         if not isinstance(user, Principal):
             raise gr.Error("Please sign in first.")
-        return user
+        try:
+            return logins.check(user)
+        except AuthError as exc:
+            raise gr.Error(str(exc))
 
     def need_session(user, sess) -> PracticeSession:
         user = need_user(user)
@@ -166,6 +171,7 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         return _signed_in(user)
 
     def _signed_in(user: Principal):
+        user = logins.issue(user)
         text = f"Signed in as **{esc(user.username)}** ({user.role})."
         if library.errors and user.role in ("admin", "instructor"):
             listed = "\n".join(f"- `{esc(str(e))}`" for e in library.errors[:20])
@@ -175,7 +181,8 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True), text, "", "",
                 gr.update(visible=reviewer), gr.update(visible=reviewer))
 
-    def sign_out():
+    def sign_out(user):
+        logins.end(user)
         return (None, None, gr.update(visible=store.user_count() == 0), gr.update(visible=store.user_count() > 0),
                 gr.update(visible=False), "", [], "", "", gr.update(visible=False), gr.update(visible=False))
 
@@ -317,12 +324,12 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                             gauges = gr.HTML()
                     debrief_box = gr.HTML()
                     report = gr.File(label="Debrief report (HTML)")
-                tabs = build_review_tabs(store, library, user_state)
+                tabs = build_review_tabs(store, library, user_state, need_user)
 
         signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw, tabs["review"], tabs["cohorts"]]
         su_btn.click(first_run, [su_name, su_pw, su_pw2], signed, api_name="first_run")
         si_btn.click(do_sign_in, [si_name, si_pw], signed, api_name="sign_in")
-        out_btn.click(sign_out, None, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box,
+        out_btn.click(sign_out, user_state, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box,
                                        tabs["review"], tabs["cohorts"]], api_name="sign_out")
         scenario.change(pick_scenario, scenario, [persona, brief], api_name="pick_scenario")
         start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="start")

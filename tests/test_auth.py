@@ -53,3 +53,39 @@ def test_rate_limiter_window_and_lockout():
     assert rl.wait_seconds("k", now=2) == pytest.approx(4)
     assert rl.wait_seconds("k", now=7) == 0
     assert rl.wait_seconds("k", now=20) == 0 and rl.count("k", now=20) == 0
+
+
+def test_sign_ins_expire_when_idle_or_old_and_end_at_sign_out():
+    from rjcoach.auth import Logins, Principal
+
+    logins = Logins(idle=60, lifetime=600, limit=3)
+    ana = logins.issue(Principal(1, "ana", "trainee"), now=0)
+    assert ana.token and logins.check(ana, now=50) == ana
+    assert logins.check(ana, now=100) == ana  # used at 50: still live at 100
+    with pytest.raises(AuthError, match="expired"):
+        logins.check(ana, now=161)  # idle for more than a minute
+    ben = logins.issue(Principal(2, "ben", "trainee"), now=0)
+    for t in range(50, 600, 50):
+        logins.check(ben, now=t)
+    with pytest.raises(AuthError, match="expired"):
+        logins.check(ben, now=601)  # busy, but signed in too long
+    cat = logins.issue(Principal(3, "cat", "admin"), now=0)
+    logins.end(cat)
+    with pytest.raises(AuthError, match="signed out"):
+        logins.check(cat, now=1)
+    with pytest.raises(AuthError, match="signed out"):  # a principal never issued, or with another's token
+        logins.check(Principal(3, "cat", "admin"), now=1)
+    dan = logins.issue(Principal(4, "dan", "trainee"), now=0)
+    with pytest.raises(AuthError, match="signed out"):
+        logins.check(Principal(5, "eve", "admin", token=dan.token), now=1)
+
+
+def test_live_sign_ins_are_bounded():
+    from rjcoach.auth import Logins, Principal
+
+    logins = Logins(idle=60, lifetime=600, limit=2)
+    first = logins.issue(Principal(1, "a", "trainee"), now=0)
+    logins.issue(Principal(2, "b", "trainee"), now=1)
+    logins.issue(Principal(3, "c", "trainee"), now=2)
+    with pytest.raises(AuthError):
+        logins.check(first, now=3)  # the least recently used went first

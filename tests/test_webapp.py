@@ -151,3 +151,16 @@ def test_app_starts_with_valid_personas_and_reports_broken_files(tmp_path):
         assert "Rana Haddad" in text_of(started[0][0])
     finally:
         demo.close()
+
+
+def test_after_sign_out_the_same_browser_session_can_do_nothing(app):
+    from rjcoach.auth import add_user
+
+    url, store = app
+    add_user(store, "leaver", "a long enough pw", "trainee")
+    c = client(url)
+    c.predict("leaver", "a long enough pw", api_name="/sign_in")
+    c.predict(api_name="/my_sessions")
+    c.predict(api_name="/sign_out")
+    with pytest.raises(Exception, match="sign in"):
+        c.predict(api_name="/my_sessions")
