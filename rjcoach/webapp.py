@@ -252,8 +252,8 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
 
     def resume(user, session_id):
         user = need_user(user)
-        row = store.session(session_id) if session_id else None
-        if row is None or row.user_id != user.id:  # the same answer for "missing" and "not yours"
+        row = store.session(session_id) if isinstance(session_id, str) and session_id else None
+        if row is None or row.user_id != user.id:  # the same answer for "missing", "malformed" and "not yours"
             raise gr.Error("No such session of yours.")
         try:
             sess = PracticeSession.resume(store, library, session_id, analyzer=analyzer)

@@ -106,6 +106,8 @@ def test_sessions_resume_and_stay_private(app):
     assert sid not in [c[1] for c in b.predict(api_name="/my_sessions")["choices"]]
     with pytest.raises(Exception, match="No such session of yours"):
         b.predict(sid, api_name="/resume")
+    with pytest.raises(Exception, match="No such session of yours"):  # a malformed id, not a database error
+        b.predict([sid], api_name="/resume")
 
 
 def test_markup_from_a_trainee_is_escaped_in_the_chat(app):
