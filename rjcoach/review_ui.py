@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from rjcoach.files import private_dir
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
 from rjcoach.review import (
     SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
@@ -153,8 +154,7 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
     from rjcoach.progress import cohort_html, cohort_progress, trainee_html, trainee_progress
 
     scenario_ids = sorted(library.scenarios)
-    exports = Path(tempfile.gettempdir()) / "rjcoach-exports"
-    exports.mkdir(exist_ok=True)
+    exports = private_dir("exports")
     persona_ids = sorted(library.personas)
 
     # handlers ----------------------------------------------------------------------------------

@@ -8,18 +8,22 @@ from __future__ import annotations
 import html
 import ipaddress
 import os
-import tempfile
 from pathlib import Path
 
-import gradio as gr
+from rjcoach.files import private_dir
 
-from rjcoach.auth import AuthError, Logins, Principal, RateLimiter, add_user, sign_in
-from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD
-from rjcoach.labels import FAMILY_OF
-from rjcoach.persona_loader import Library, load_folder
-from rjcoach.review_ui import build_review_tabs
-from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession
-from rjcoach.store import Store, StoreError
+# Gradio copies every file it serves (reports, exports) into its cache: keep that cache private.
+os.environ.setdefault("GRADIO_TEMP_DIR", str(private_dir("gradio")))
+
+import gradio as gr  # noqa: E402
+
+from rjcoach.auth import AuthError, Logins, Principal, RateLimiter, add_user, sign_in  # noqa: E402
+from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD  # noqa: E402
+from rjcoach.labels import FAMILY_OF  # noqa: E402
+from rjcoach.persona_loader import Library, load_folder  # noqa: E402
+from rjcoach.review_ui import build_review_tabs  # noqa: E402
+from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession  # noqa: E402
+from rjcoach.store import Store, StoreError  # noqa: E402
 
 FAMILY_COLOURS = {"listening": "#cfe2ff", "empathy": "#d1e7dd", "restorative": "#cff4fc",
                   "accusatory": "#f8d7da", "other": "#fff3cd"}
@@ -122,8 +126,7 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
     limiter = RateLimiter()
     logins = Logins()
     loopback = is_loopback(host)
-    reports = Path(tempfile.gettempdir()) / "rjcoach-reports"
-    reports.mkdir(exist_ok=True)
+    reports = private_dir("reports")
     scenario_choices = [(sc.title, sid) for sid, sc in sorted(library.scenarios.items())]
 
     def personas_for(scenario_id):

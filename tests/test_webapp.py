@@ -166,3 +166,20 @@ def test_after_sign_out_the_same_browser_session_can_do_nothing(app):
     c.predict(api_name="/sign_out")
     with pytest.raises(Exception, match="sign in"):
         c.predict(api_name="/my_sessions")
+
+
+def test_what_a_trainee_types_is_not_written_to_logs(app, caplog):
+    import logging
+
+    from rjcoach.auth import add_user
+
+    url, store = app
+    add_user(store, "quiet.one", "a long enough pw", "trainee")
+    secret = "My neighbour Dana Whitlock took the keys on Elm Street"
+    with caplog.at_level(logging.DEBUG):
+        c = client(url)
+        c.predict("quiet.one", "a long enough pw", api_name="/sign_in")
+        c.predict("graffiti_bakery", "rana_haddad", "coached", api_name="/start")
+        c.predict(secret, api_name="/send")
+    info_and_above = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert secret not in info_and_above and "a long enough pw" not in info_and_above
