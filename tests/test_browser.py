@@ -121,3 +121,12 @@ def test_review_page_in_a_real_browser(page):
     page.get_by_role("button", name="Add comment").click()
     page.locator(".rj-comment", has_text="Ask what happened instead of why.").wait_for()
     page.screenshot(path=str(OUT / "05-review.png"), full_page=True)
+
+
+def test_cookies_are_http_only_and_same_site(page):
+    """The sign-in lives in server-side state bound to the page's connection; any cookie set is
+    HttpOnly and SameSite, so a script or another site cannot use it."""
+    cookies = page.context.cookies()
+    for c in cookies:
+        assert c["httpOnly"] and c["sameSite"] in ("Lax", "Strict"), c["name"]
+    assert page.evaluate("document.cookie") == ""
