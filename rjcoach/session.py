@@ -56,9 +56,12 @@ class PracticeSession:
 
         if row.persona_id not in library.personas:
             raise KeyError(f"persona {row.persona_id!r} is not available")
+        import threading
+
         self.store = store
         self.library = library
         self.row = row
+        self._lock = threading.RLock()  # one turn at a time per session (double clicks, two tabs)
         self.persona = library.personas[row.persona_id]
         self.scenario = library.scenarios.get(row.scenario_id)
         self.analyzer = analyzer or get_analyzer()
@@ -124,6 +127,10 @@ class PracticeSession:
                 for t in turns]
 
     def turn(self, text: object) -> TurnResult:
+        with self._lock:
+            return self._turn(text)
+
+    def _turn(self, text: object) -> TurnResult:
         if self.row.status != "active":
             raise MessageRejected("This session has ended; start a new one to keep practising.")
         if not isinstance(text, str) or not text.strip():
@@ -148,16 +155,18 @@ class PracticeSession:
 
     def rewind(self) -> StoredTurn | None:
         """'Try that again': the last exchange leaves the conversation but stays in the record."""
-        if self.row.status != "active":
-            raise MessageRejected("This session has ended.")
-        undone = self.store.rewind_last(self.row.id)
-        self._replay(self.history())
-        return undone
+        with self._lock:
+            if self.row.status != "active":
+                raise MessageRejected("This session has ended.")
+            undone = self.store.rewind_last(self.row.id)
+            self._replay(self.history())
+            return undone
 
     def end(self):
         from rjcoach.debrief import build_debrief
 
-        if self.row.status == "active":
-            self.store.end_session(self.row.id)
-            self.row = self.store.session(self.row.id)
+        with self._lock:
+            if self.row.status == "active":
+                self.store.end_session(self.row.id)
+                self.row = self.store.session(self.row.id)
         return build_debrief(self.row, self.persona, self.scenario, self.store.turns(self.row.id, include_rewound=True))

@@ -160,3 +160,20 @@ def test_unknown_scenario_or_persona(store, lib):
         PracticeSession.start(store, lib, uid, "nowhere", "rana_haddad")
     with pytest.raises(KeyError, match="not in scenario"):
         PracticeSession.start(store, lib, uid, "graffiti_bakery", "margaret_ellis")
+
+
+def test_messages_sent_at_once_to_one_session_become_ordered_turns(session, store):
+    """A double click or two tabs: concurrent sends to one session never interleave a turn."""
+    import threading
+
+    lines = [f"Tell me more about that, part {i}." for i in range(6)]
+    threads = [threading.Thread(target=session.turn, args=(line,)) for line in lines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    turns = store.turns(session.id)
+    assert sorted(t.trainee_text for t in turns) == sorted(lines)
+    assert [t.position for t in turns] == list(range(1, len(lines) + 1))
+    contexts = [t.analysis["context"] for t in turns]
+    assert contexts[1:] == [t.persona_text for t in turns[:-1]]  # each turn answered the reply before it
