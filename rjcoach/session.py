@@ -72,7 +72,8 @@ class PracticeSession:
     # construction ------------------------------------------------------------------------------
     @classmethod
     def start(cls, store: Store, library: Library, user_id: int, scenario_id: str, persona_id: str,
-              level: str = "coached", seed: int = 0, analyzer=None, agent=None) -> "PracticeSession":
+              level: str = "coached", seed: int = 0, analyzer=None, agent=None,
+              assessment_id: int | None = None) -> "PracticeSession":
         from rjcoach.coach import LEVELS
 
         if level not in LEVELS:
@@ -82,7 +83,7 @@ class PracticeSession:
             raise KeyError(f"scenario {scenario_id!r} is not available")
         if persona_id not in {r.persona for r in scenario.roster} or persona_id not in library.personas:
             raise KeyError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
-        sid = store.create_session(user_id, scenario_id, persona_id, level, seed)
+        sid = store.create_session(user_id, scenario_id, persona_id, level, seed, assessment_id=assessment_id)
         return cls(store, library, store.session(sid), analyzer, agent)
 
     @classmethod
@@ -158,6 +159,8 @@ class PracticeSession:
         with self._lock:
             if self.row.status != "active":
                 raise MessageRejected("This session has ended.")
+            if self.row.assessment_id is not None:
+                raise MessageRejected("An assessment counts every message as said: taking one back is not available.")
             undone = self.store.rewind_last(self.row.id)
             self._replay(self.history())
             return undone
@@ -169,4 +172,12 @@ class PracticeSession:
             if self.row.status == "active":
                 self.store.end_session(self.row.id)
                 self.row = self.store.session(self.row.id)
-        return build_debrief(self.row, self.persona, self.scenario, self.store.turns(self.row.id, include_rewound=True))
+            debrief = build_debrief(self.row, self.persona, self.scenario,
+                                    self.store.turns(self.row.id, include_rewound=True))
+            if self.row.assessment_id is not None:  # an attempt: its result is filed as decided now
+                from rjcoach.assessment import evaluate
+
+                spec = self.store.assessment(self.row.assessment_id)
+                result = evaluate(spec.criteria, debrief.metrics, debrief.success)
+                self.store.file_result(self.row.id, spec.id, result.passed, result.to_dict())
+            return debrief

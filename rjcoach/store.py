@@ -59,6 +59,7 @@ class PracticeSessionRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="app")  # "app" or "import"
     external_ref: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)  # import key
     title: Mapped[str | None] = mapped_column(String(255), nullable=True)  # an imported file's name
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"), nullable=True)
 
 
 class TurnRow(Base):
@@ -117,6 +118,30 @@ class SessionReview(Base):
     rating: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Assessment(Base):
+    """A certification assessment: fixed scenario, person and seed, and pass criteria."""
+    __tablename__ = "assessments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    scenario_id: Mapped[str] = mapped_column(String(64))
+    persona_id: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    criteria: Mapped[list] = mapped_column(JSON)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AssessmentResult(Base):
+    """The filed result of one attempt, as decided when it ended."""
+    __tablename__ = "assessment_results"
+    session_id: Mapped[str] = mapped_column(ForeignKey("practice_sessions.id"), primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[dict] = mapped_column(JSON)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @dataclass(frozen=True)
@@ -241,9 +266,11 @@ class Store:
 
     # sessions ------------------------------------------------------------------------------------
     def create_session(self, user_id: int, scenario_id: str, persona_id: str, level: str, seed: int,
-                       source: str = "app", external_ref: str | None = None, title: str | None = None) -> str:
+                       source: str = "app", external_ref: str | None = None, title: str | None = None,
+                       assessment_id: int | None = None) -> str:
         row = PracticeSessionRow(user_id=user_id, scenario_id=scenario_id, persona_id=persona_id, level=level,
-                                 seed=seed, source=source, external_ref=external_ref, title=title)
+                                 seed=seed, source=source, external_ref=external_ref, title=title,
+                                 assessment_id=assessment_id)
         return self._write(lambda db: _add(db, row).id)
 
     def import_session(self, user_id: int, scenario_id: str, persona_id: str, external_ref: str, title: str,
@@ -323,6 +350,47 @@ class Store:
         """The session a turn belongs to (None for no such turn)."""
         with self._sessions() as db:
             return db.scalar(select(TurnRow.session_id).where(TurnRow.id == turn_id))
+
+    # assessments ---------------------------------------------------------------------------------
+    def create_assessment(self, name: str, scenario_id: str, persona_id: str, seed: int, criteria: list[dict],
+                          created_by: int) -> int:
+        row = Assessment(name=name, scenario_id=scenario_id, persona_id=persona_id, seed=seed, criteria=criteria,
+                         created_by=created_by, active=True)
+        return self._write(lambda db: _add(db, row).id)
+
+    def assessment(self, assessment_id: int) -> Assessment | None:
+        with self._sessions() as db:
+            return db.get(Assessment, assessment_id)
+
+    def assessment_named(self, name: str) -> Assessment | None:
+        with self._sessions() as db:
+            return db.scalar(select(Assessment).where(Assessment.name == name))
+
+    def assessments(self, active_only: bool = True) -> list[Assessment]:
+        with self._sessions() as db:
+            q = select(Assessment).order_by(Assessment.name)
+            if active_only:
+                q = q.where(Assessment.active.is_(True))
+            return list(db.scalars(q))
+
+    def file_result(self, session_id: str, assessment_id: int, passed: bool, result: dict) -> None:
+        """File an attempt's result once; a second call leaves the first result as it was."""
+        def fn(db):
+            if db.get(AssessmentResult, session_id) is None:
+                _add(db, AssessmentResult(session_id=session_id, assessment_id=assessment_id, passed=passed,
+                                          result=result))
+        self._write(fn)
+
+    def result_of(self, session_id: str) -> AssessmentResult | None:
+        with self._sessions() as db:
+            return db.get(AssessmentResult, session_id)
+
+    def results(self, assessment_id: int | None = None) -> list[AssessmentResult]:
+        with self._sessions() as db:
+            q = select(AssessmentResult).order_by(AssessmentResult.finished_at)
+            if assessment_id is not None:
+                q = q.where(AssessmentResult.assessment_id == assessment_id)
+            return list(db.scalars(q))
 
     # review --------------------------------------------------------------------------------------
     def add_correction(self, turn_id: int, label: str, verdict: str, reviewer_id: int) -> int:

@@ -17,7 +17,7 @@ def test_migrations_create_the_schema_on_an_empty_database(db_url):
     tables = set(inspect(s.engine).get_table_names())
     assert {"users", "practice_sessions", "turns", "alembic_version"} <= tables
     with s.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0003"
 
 
 def test_upgrade_from_the_first_schema_keeps_sessions_and_marks_them_app_sessions(db_url):
