@@ -17,7 +17,7 @@ from rjcoach.files import private_dir
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
 from rjcoach.review import (
     SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
-    list_sessions, managed_cohorts, rate, reviewed_debrief, session_view, unassign,
+    list_sessions, managed_cohorts, rate, require_reviewer, reviewed_debrief, session_view, unassign,
 )
 from rjcoach.store import Store
 
@@ -138,6 +138,12 @@ def turn_choices(view: SessionView) -> list[tuple[str, int]]:
             for t in view.turns]
 
 
+def _describe(c: dict) -> str:
+    from rjcoach.assessment import Criterion
+
+    return Criterion(c["metric"], c["op"], c["threshold"]).describe()
+
+
 def summaries_table(rows) -> list[list]:
     return [[f"{r.created_at:%Y-%m-%d %H:%M}", r.trainee, ", ".join(r.cohorts), r.scenario, r.persona, r.level,
              r.messages, "" if r.rq_ratio is None else round(r.rq_ratio, 2),
@@ -196,7 +202,6 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
     @_guard
     def review_report(user, session_id):
         from rjcoach.export import session_report_html
-        from rjcoach.review import require_reviewer
 
         who = _who(user)
         require_reviewer(who)
@@ -208,8 +213,6 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
     @_guard
     def review_open(user, session_id):
         who = _who(user)
-        from rjcoach.review import require_reviewer
-
         require_reviewer(who)
         view = session_view(store, who, session_id)
         turns = turn_choices(view)
@@ -304,6 +307,57 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
             raise AccessDenied("No such session of yours.")
         return transcript_html(session_view(store, who, session_id), library)
 
+    @_guard
+    def assessment_define(user, name, scenario, persona, seed, open_min, rq_min, acc_max, msgs_min, goals):
+        from rjcoach.assessment import AssessmentError, define
+
+        who = _who(user)
+        criteria = [{"metric": "open_share", "op": ">=", "threshold": (open_min or 0) / 100},
+                    {"metric": "rq_ratio", "op": ">=", "threshold": rq_min or 0},
+                    {"metric": "accusatory_utterances", "op": "<=", "threshold": acc_max or 0},
+                    {"metric": "utterances", "op": ">=", "threshold": msgs_min or 0}]
+        if goals:
+            criteria.append({"metric": "goals_reached", "op": "==", "threshold": 1})
+        try:
+            define(store, library, who, name, scenario, persona, seed, criteria)
+        except AssessmentError as exc:
+            raise ReviewError(str(exc)) from None
+        gr.Info(f"Assessment {name!r} is open for attempts.")
+        return assessment_overview(user)
+
+    @_guard
+    def assessment_overview(user):
+        from rjcoach.assessment import attempts
+
+        who = _who(user)
+        require_reviewer(who)
+        specs = "".join(
+            f"<li><b>{esc(a.name)}</b>: {esc(a.scenario_id)} with {esc(a.persona_id)}, seed {a.seed}; "
+            f"{esc('; '.join(_describe(c) for c in a.criteria))}</li>" for a in store.assessments())
+        rows = attempts(store, who)
+        table = "".join(
+            f"<tr><td>{a.started:%Y-%m-%d %H:%M}</td><td>{esc(a.assessment)}</td><td>{esc(a.trainee)}</td>"
+            f"<td>{'in progress' if a.passed is None else ('PASS' if a.passed else 'FAIL')}</td><td>{esc(a.session_id)}</td></tr>"
+            for a in rows)
+        choices = [(f"{a.started:%Y-%m-%d %H:%M} {a.trainee}, {a.assessment}", a.session_id) for a in rows if a.passed is not None]
+        html_out = (f"<h3>Open assessments</h3><ul>{specs or '<li>none yet</li>'}</ul><h3>Attempts</h3>"
+                    f"<table class='rj-table'><tr><th>started</th><th>assessment</th><th>trainee</th><th>result</th>"
+                    f"<th>attempt</th></tr>{table}</table>")
+        return html_out, gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    @_guard
+    def assessment_result(user, session_id):
+        from rjcoach.assessment import AssessmentError, result_page
+
+        who = _who(user)
+        try:
+            page = result_page(store, who, session_id, standalone=True)
+        except AssessmentError as exc:
+            raise ReviewError(str(exc)) from None
+        path = _out_dir(who) / f"rjcoach-assessment-{session_id}.html"
+        path.write_text(page, encoding="utf-8")
+        return result_page(store, who, session_id), str(path)
+
     # layout ------------------------------------------------------------------------------------
     with gr.Tab("My history", id="history") as history_tab:
         gr.Markdown("Your past sessions, with your instructor's comments and rating.")
@@ -368,7 +422,35 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
             p_go = gr.Button("Show progress", variant="primary")
         p_view = gr.HTML()
 
+    with gr.Tab("Assessments", id="assessments", visible=False) as assess_tab:
+        gr.Markdown("Define an assessment: every trainee meets the same person with the same seed, with no live "
+                    "feedback and no taking back; the result is filed when the attempt ends.")
+        with gr.Row():
+            a_name = gr.Textbox(label="Name")
+            a_scenario = gr.Dropdown(scenario_ids, label="Scenario", allow_custom_value=True)
+            a_persona = gr.Dropdown(persona_ids, label="Person", allow_custom_value=True)
+            a_seed = gr.Number(value=1, precision=0, label="Seed")
+        with gr.Row():
+            a_open = gr.Number(value=50, label="Open questions at least (%)")
+            a_rq = gr.Number(value=1.0, label="Reflections per question at least")
+            a_acc = gr.Number(value=0, precision=0, label="Accusatory messages at most")
+            a_msgs = gr.Number(value=6, precision=0, label="Messages at least")
+            a_goals = gr.Checkbox(value=True, label="Scenario goals reached")
+        with gr.Row():
+            a_create = gr.Button("Create assessment", variant="primary")
+            a_refresh = gr.Button("Refresh attempts")
+        a_list = gr.HTML()
+        with gr.Row():
+            a_pick = gr.Dropdown([], label="Finished attempt", allow_custom_value=True)
+            a_open_btn = gr.Button("Show result")
+        a_view = gr.HTML()
+        a_file = gr.File(label="Result report (HTML)")
+
     # wiring ------------------------------------------------------------------------------------
+    a_create.click(assessment_define, [user_state, a_name, a_scenario, a_persona, a_seed, a_open, a_rq, a_acc, a_msgs,
+                                       a_goals], [a_list, a_pick], api_name="assessment_create")
+    a_refresh.click(assessment_overview, user_state, [a_list, a_pick], api_name="assessment_attempts")
+    a_open_btn.click(assessment_result, [user_state, a_pick], [a_view, a_file], api_name="assessment_result")
     f_go.click(review_list, [user_state, f_trainee, f_cohort, f_scenario, f_persona, f_level, f_since, f_until, f_sort],
                [table, pick, f_count], api_name="review_list")
     filter_inputs = [f_trainee, f_cohort, f_scenario, f_persona, f_level, f_since, f_until]
@@ -384,4 +466,4 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
     p_go.click(progress_of, [user_state, p_trainee, p_cohort], p_view, api_name="progress")
     h_refresh.click(history_list, user_state, [h_pick, h_progress], api_name="history")
     h_open.click(history_open, [user_state, h_pick], h_view, api_name="history_open")
-    return {"review": review_tab, "cohorts": cohorts_tab, "history": history_tab}
+    return {"review": review_tab, "cohorts": cohorts_tab, "history": history_tab, "assessments": assess_tab}

@@ -182,12 +182,13 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                      f"(run `rjcoach persona validate`):\n{listed}")
         reviewer = user.role in ("instructor", "admin")
         return (user, gr.update(visible=False), gr.update(visible=False), gr.update(visible=True), text, "", "",
-                gr.update(visible=reviewer), gr.update(visible=reviewer))
+                gr.update(visible=reviewer), gr.update(visible=reviewer), gr.update(visible=reviewer))
 
     def sign_out(user):
         logins.end(user)
         return (None, None, gr.update(visible=store.user_count() == 0), gr.update(visible=store.user_count() > 0),
-                gr.update(visible=False), "", [], "", "", gr.update(visible=False), gr.update(visible=False))
+                gr.update(visible=False), "", [], "", "", gr.update(visible=False), gr.update(visible=False),
+                gr.update(visible=False))
 
     def pick_scenario(scenario_id):
         choices = personas_for(scenario_id)
@@ -207,6 +208,22 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             raise gr.Error(str(exc).strip("'\""))
         trust = None if level == "assessment" else sess.state.trust
         return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
+
+    def open_assessments(user):
+        need_user(user)
+        choices = [(f"{a.name} ({a.scenario_id}, {a.persona_id})", a.id) for a in store.assessments()]
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def start_assessment(user, assessment_id):
+        from rjcoach.assessment import AssessmentError, start_attempt
+
+        user = need_user(user)
+        try:
+            sess = start_attempt(store, library, user, assessment_id, analyzer=analyzer)
+        except (AssessmentError, KeyError) as exc:
+            raise gr.Error(str(exc).strip("'\""))
+        gr.Info("Assessment started: no live feedback, and every message counts. Your result comes at the end.")
+        return sess, chat_of(sess), "", "", "", None
 
     def chat_of(sess: PracticeSession) -> list[dict]:
         """The conversation as stored (the server's record is the truth, not the browser's copy)."""
@@ -275,6 +292,13 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         path = reports / f"rjcoach-debrief-{sess.id}.html"
         path.write_text(page, encoding="utf-8")
         summary = summary_html(debrief) + "<p>Download the full report below.</p>"
+        if sess.row.assessment_id is not None:  # the filed result first, in the page and the report
+            from rjcoach.assessment import result_page
+
+            result = result_page(store, user, sess.id)
+            summary = result + summary
+            head, sep, tail = page.partition("<body>")
+            path.write_text(head + sep + result + tail, encoding="utf-8")
         return summary, str(path), None
 
     # layout --------------------------------------------------------------------------------
@@ -312,6 +336,10 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                         mine_btn = gr.Button("Refresh list")
                         resume_btn = gr.Button("Resume")
                     with gr.Row():
+                        exams = gr.Dropdown([], label="Or take an assessment (certification)", allow_custom_value=True)
+                        exams_btn = gr.Button("Refresh assessments")
+                        exam_btn = gr.Button("Start assessment")
+                    with gr.Row():
                         with gr.Column(scale=3):
                             chat = gr.Chatbot(label="Conversation", height=420, render_markdown=False,
                                               sanitize_html=True, allow_tags=False, feedback_options=None)
@@ -329,12 +357,15 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                     report = gr.File(label="Debrief report (HTML)")
                 tabs = build_review_tabs(store, library, user_state, need_user)
 
-        signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw, tabs["review"], tabs["cohorts"]]
+        signed = [user_state, setup_box, signin_box, practice_box, who, si_pw, su_pw, tabs["review"], tabs["cohorts"], tabs["assessments"]]
         su_btn.click(first_run, [su_name, su_pw, su_pw2], signed, api_name="first_run")
         si_btn.click(do_sign_in, [si_name, si_pw], signed, api_name="sign_in")
         out_btn.click(sign_out, user_state, [user_state, sess_state, setup_box, signin_box, practice_box, who, chat, feedback, debrief_box,
-                                       tabs["review"], tabs["cohorts"]], api_name="sign_out")
+                                       tabs["review"], tabs["cohorts"], tabs["assessments"]], api_name="sign_out")
         scenario.change(pick_scenario, scenario, [persona, brief], api_name="pick_scenario")
+        exams_btn.click(open_assessments, user_state, exams, api_name="assessments_open")
+        exam_btn.click(start_assessment, [user_state, exams], [sess_state, chat, feedback, gauges, debrief_box, report],
+                       api_name="start_assessment")
         start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="start")
         send_evt = dict(fn=send, inputs=[user_state, sess_state, msg], outputs=[chat, msg, feedback, gauges])
         send_btn.click(**send_evt, api_name="send")

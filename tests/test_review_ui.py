@@ -30,7 +30,7 @@ def app(tmp_path_factory):
         "ben": add_session(store, users["ben"].id, [("You're a thief.", ["labeling"])]),
         "cat": add_session(store, users["cat"].id, [("<script>alert(1)</script> So it hurt.", ["reflection"])]),
     }
-    demo = build_app(store=store, host="127.0.0.1", analyzer=object())  # review needs no live analyser
+    demo = build_app(store=store, host="127.0.0.1")
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS)
     yield f"http://127.0.0.1:{port}/", store, sessions
@@ -155,3 +155,37 @@ def test_admin_sees_everything_and_hostile_text_stays_text(app):
     assert "<script>" not in page and "&lt;script&gt;" in page
     with pytest.raises(Exception, match="YYYY-MM-DD"):
         listed(c, since="last week")
+
+
+def test_an_assessment_through_the_app(app):
+    url, store, _sessions = app
+    ins = as_user(url, "north.ins")
+    overview, _pick = ins.predict("bakery-exam", "graffiti_bakery", "rana_haddad", 99, 50, 1.0, 0, 3, False,
+                                  api_name="/assessment_create")
+    assert "bakery-exam" in overview
+    with pytest.raises(Exception, match="Only instructors"):
+        as_user(url, "ana").predict("mine", "graffiti_bakery", "rana_haddad", 1, 50, 1, 0, 3, False,
+                                    api_name="/assessment_create")
+
+    ana = as_user(url, "ana")
+    chosen = ana.predict(api_name="/assessments_open")
+    ana.predict(chosen["value"], api_name="/start_assessment")
+    for line in ("Hello, thanks for seeing me.", "Can you tell me what happened?", "That sounds like a shock.",
+                 "What has been hardest since?"):
+        _chat, _box, feedback, gauges = ana.predict(line, api_name="/send")
+        assert "no live feedback" in feedback and gauges == ""
+    with pytest.raises(Exception, match="taking one back"):
+        ana.predict(api_name="/rewind")
+    summary, report = ana.predict(api_name="/end")
+    assert "Assessment result: bakery-exam" in summary and "Overall:" in summary
+    assert "Assessment result: bakery-exam" in Path(report).read_text()
+
+    overview, pick = ins.predict(api_name="/assessment_attempts")
+    assert "ana" in overview and ("PASS" in overview or "FAIL" in overview)
+    pick = pick["value"]
+    page, file = ins.predict(pick, api_name="/assessment_result")
+    assert "bakery-exam" in page and Path(file).read_text().startswith("<!doctype html>")
+    south, _ = as_user(url, "south.ins").predict(api_name="/assessment_attempts")
+    assert "<td>ana</td>" not in south and "<td>ana</td>" in overview
+    with pytest.raises(Exception, match="No such"):
+        as_user(url, "ben").predict(pick, api_name="/assessment_result")
