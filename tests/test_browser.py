@@ -130,3 +130,58 @@ def test_cookies_are_http_only_and_same_site(page):
     for c in cookies:
         assert c["httpOnly"] and c["sameSite"] in ("Lax", "Strict"), c["name"]
     assert page.evaluate("document.cookie") == ""
+
+
+def test_markup_in_a_persona_file_stays_inert_in_the_browser(tmp_path):
+    """A persona author (or an attacker with write access to personas/) puts markup in a name and replies."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    from rjcoach.auth import add_user
+    from rjcoach.persona_loader import PERSONA_DIR, load_folder
+    from rjcoach.store import Store
+    from rjcoach.webapp import CSS, build_app
+
+    folder = tmp_path / "personas"
+    shutil.copytree(PERSONA_DIR, folder)
+    path = folder / "rana_haddad.yml"
+    text = path.read_text()
+    text = text.replace("name: Rana Haddad", "name: Rana <img src=x onerror=window.pwnedName=1> Haddad")
+    for reply in ("Morning. I've got twenty minutes before the lunch rush.", "Hello. Shall we just get on with it?",
+                  "Morning. Do you want a coffee? It's on the house, don't tell anyone.", "Busy, thank God. Saturdays are mad."):
+        text = text.replace(f"- {reply}", f"- \"<script>window.pwnedReply=1</script><b>{reply}</b> [link](http://example.invalid)\"")
+    path.write_text(text)
+    library = load_folder(folder)
+    assert "rana_haddad" in library.personas and "<img" in library.personas["rana_haddad"].name
+
+    store = Store(f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    add_user(store, "author.test", "a long enough pw", "trainee")
+    demo = build_app(store=store, library=library)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"http://127.0.0.1:{port}/")
+            visible(page, "Username").fill("author.test")
+            visible(page, "Password").fill("a long enough pw")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text("Signed in as").wait_for()
+            visible(page, "Scenario").click()
+            page.get_by_role("option", name="Graffiti on a family bakery").click()
+            visible(page, "Who you will speak with").click()
+            page.get_by_role("option").filter(has_text="Rana").first.click()
+            page.get_by_role("button", name="Start session").click()
+            page.get_by_text("You are meeting Rana").wait_for()
+            send(page, "Hi, thanks for seeing me.", 1)
+            page.get_by_text("window.pwnedReply").first.wait_for()  # shown as text
+            page.screenshot(path=str(OUT / "06-hostile-persona.png"))
+            assert page.evaluate("window.pwnedName") is None and page.evaluate("window.pwnedReply") is None
+            assert page.locator("img[src='x']").count() == 0
+            assert page.locator("a[href='http://example.invalid']").count() == 0
+            browser.close()
+    finally:
+        demo.close()
