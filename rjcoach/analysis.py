@@ -102,6 +102,17 @@ def empty_analysis(text: str, context: str | None) -> Analysis:
     return Analysis(text, context, frozenset(), scores, (), summarise_families(frozenset(), scores))
 
 
+def _check_unicode(text: str, what: str) -> str:
+    """A Python str can hold lone surrogates (``json.loads('"\\ud800"')`` makes one); no tokenizer can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[exc.start]):04X}) at position {exc.start}"
+        ) from None
+    return text
+
+
 def check_text(text: object, what: str = "text") -> str:
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, got {type(text).__name__}")
@@ -109,7 +120,7 @@ def check_text(text: object, what: str = "text") -> str:
         raise ValueError(
             f"{what} is {len(text)} characters; the limit is {MAX_TEXT_CHARS} (MAX_TEXT_CHARS)"
         )
-    return text
+    return _check_unicode(text, what)
 
 
 def check_context(context: object) -> str | None:
@@ -117,4 +128,4 @@ def check_context(context: object) -> str | None:
         return None
     if not isinstance(context, str):
         raise TypeError(f"context must be a str or None, got {type(context).__name__}")
-    return context[-MAX_CONTEXT_CHARS:] if context.strip() else None
+    return _check_unicode(context[-MAX_CONTEXT_CHARS:], "context") if context.strip() else None

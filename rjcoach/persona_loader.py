@@ -5,6 +5,7 @@ together with the errors for the rest.
 """
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,20 +46,33 @@ class Library:
         return [self.personas[r.persona] for r in sc.roster if r.persona in self.personas]
 
 
-def _line_of(node, loc: tuple) -> int | None:
-    """Line (1-based) of the YAML node at a pydantic error location, or the nearest parent."""
+def _keys(node: yaml.MappingNode, cache: dict) -> dict:
+    """A mapping node's scalar keys -> (key node, value node), first occurrence kept; built once per node."""
+    index = cache.get(id(node))
+    if index is None:
+        index = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                index.setdefault(k.value, (k, v))
+        cache[id(node)] = index
+    return index
+
+
+def _line_of(node, loc: tuple, cache: dict | None = None) -> int | None:
+    """Line (1-based) of the YAML node at a pydantic error location, or the nearest parent.
+
+    Pass the same ``cache`` for every error of one file: a file with thousands of errors in a
+    mapping with thousands of keys must not cost errors x keys.
+    """
+    cache = {} if cache is None else cache
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if k.value == key:
-                    nxt = v
-                    line = k.start_mark.line + 1
-                    break
-            if nxt is None:
+            hit = _keys(node, cache).get(key) if isinstance(key, str) else None
+            if hit is None:
                 break
-            node = nxt
+            line = hit[0].start_mark.line + 1
+            node = hit[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
             line = node.start_mark.line + 1
@@ -97,31 +111,55 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Persona | Scenario 
         except ValueError:
             return None, [FileError(name, "", None, f"is outside the persona folder {root}")]
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         return None, [FileError(name, "", None, f"cannot be read: {exc.strerror}")]
-    if size > MAX_FILE_BYTES:
-        return None, [FileError(name, "", None, f"is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+    if not stat.S_ISREG(st.st_mode):  # a directory, FIFO or device named *.yml: never opened
+        return None, [FileError(name, "", None, "is not a regular file")]
+    if st.st_size > MAX_FILE_BYTES:
+        return None, [FileError(name, "", None, f"is {st.st_size} bytes; the limit is {MAX_FILE_BYTES}")]
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        return None, [FileError(name, "", None, f"cannot be read: {exc.strerror}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [FileError(name, "", None, f"is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}")]
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, [FileError(name, "", None, "is not UTF-8 text")]
     problems = _check_structure(path, text)
     if problems:
         return None, problems
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    data = yaml.safe_load(text)
+    # Compose once and build the data from that node. Both steps can still fail on a file the
+    # parser accepted: a second document, a duplicate anchor, an unhashable key, a bad merge, or a
+    # scalar its (explicit or implicit) tag cannot build (`!!int x`, `2001-13-45`, `!!python/...`);
+    # PyYAML raises plain ValueError/TypeError/KeyError/AttributeError for some of these.
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        return None, [FileError(name, "", mark.line + 1 if mark else None,
+                                f"not valid YAML: {getattr(exc, 'problem', None) or exc}")]
+    except Exception as exc:  # noqa: BLE001 - a constructor's own error on hostile input
+        return None, [FileError(name, "", None, f"not valid YAML: a value cannot be read ({type(exc).__name__}: {exc})")]
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         return None, [FileError(name, "", 1, "must be a mapping with schema_version and kind")]
     kind = data.get("kind")
-    model = {"persona": Persona, "scenario": Scenario}.get(kind)
+    model = {"persona": Persona, "scenario": Scenario}.get(kind) if isinstance(kind, str) else None
     if model is None:
         return None, [FileError(name, "kind", _line_of(node, ("kind",)) or 1,
-                                f"must be 'persona' or 'scenario', got {kind!r}")]
+                                f"must be 'persona' or 'scenario', got {kind!r}"[:300])]
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
         errors = []
+        cache: dict = {}
         for err in exc.errors():
             loc = tuple(err["loc"])
             # Drop pydantic's union-branch markers ("str", "Reply") from the path.
@@ -129,7 +167,7 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Persona | Scenario 
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
-            errors.append(FileError(name, ".".join(str(p) for p in loc), _line_of(node, loc), msg))
+            errors.append(FileError(name, ".".join(str(p) for p in loc), _line_of(node, loc, cache), msg))
         return None, errors
 
 

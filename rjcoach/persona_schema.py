@@ -23,6 +23,7 @@ TOPICS = (
     "small_talk", "off_topic",
 )
 FORMATS = ("one_to_one", "mediation", "conference", "circle")
+ID_PATTERN = r"^[a-z][a-z0-9_]{1,48}$"
 Emotion = Literal[EMOTIONS]  # type: ignore[valid-type]
 Text = Field(min_length=1, max_length=600)
 
@@ -152,7 +153,7 @@ class Goal(Strict):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,48}$")
     description: str = Field(min_length=3, max_length=300)
-    disclosure: str | None = None  # reached when this disclosure id is made
+    disclosure: str | None = Field(default=None, pattern=ID_PATTERN)  # reached when this disclosure id is made
     label: str | None = None  # reached when the trainee uses this rubric label ...
     count: int = Field(default=1, ge=1, le=50)  # ... at least this many times
     trust_at_least: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -139,6 +139,11 @@ class PracticeSession:
         if len(text) > MAX_MESSAGE_CHARS:
             raise MessageRejected(f"That message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}. "
                                   "Nothing was sent: shorten it and try again.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from a crafted JSON request: nothing can store it
+            raise MessageRejected("That message contains broken characters and was not sent; "
+                                  "retype it and try again.") from None
         history = self.history()
         context = history[-1].persona_text if history else None
         analysis = self.analyzer.analyze(text, context)
