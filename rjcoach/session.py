@@ -15,6 +15,8 @@ from rjcoach.persona_loader import Library
 from rjcoach.store import PracticeSessionRow, Store, StoredTurn
 
 MAX_MESSAGE_CHARS = 1000
+INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff\u3000"
+"""Characters that leave a message blank on screen (spaces and zero-width characters)."""
 
 
 class MessageRejected(ValueError):
@@ -134,7 +136,7 @@ class PracticeSession:
     def _turn(self, text: object) -> TurnResult:
         if self.row.status != "active":
             raise MessageRejected("This session has ended; start a new one to keep practising.")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip(INVISIBLE):
             raise MessageRejected("Type a message first: an empty message is not sent.")
         if len(text) > MAX_MESSAGE_CHARS:
             raise MessageRejected(f"That message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}. "

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rjcoach.analysis import MAX_CONTEXT_CHARS, MAX_TEXT_CHARS, check_context
 from rjcoach.labels import FAMILIES, LABELS
 from rjcoach.persona_loader import MAX_DEPTH, MAX_FILE_BYTES, PERSONA_DIR, load_folder
+from rjcoach.session import INVISIBLE
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,7 @@ FRAGMENTS = [
 # Hypothesis leaves out surrogates by default in text(); characters() needs telling.
 piece = st.one_of(st.text(max_size=12), st.sampled_from(FRAGMENTS), st.characters(exclude_categories=("Cs",)))
 hostile_text = st.lists(piece, max_size=40).map("".join)
-sendable_text = st.lists(piece, min_size=1, max_size=40).map("".join).map(lambda s: s if s.strip() else s + "?")
+sendable_text = st.lists(piece, min_size=1, max_size=40).map("".join).map(lambda s: s if s.strip(INVISIBLE) else s + "?")
 
 
 def repeated(min_len: int, max_len: int):
@@ -642,7 +643,7 @@ def _messages():
        who=st.sampled_from([("graffiti_bakery", "rana_haddad"), ("graffiti_bakery", "jayden_price")]),
        level=st.sampled_from(["coached", "light", "assessment"]), seed=st.integers(0, 2**31 - 1))
 def test_a_whole_turn_with_any_message(turn_world, messages, who, level, seed):
-    from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession
+    from rjcoach.session import INVISIBLE, MAX_MESSAGE_CHARS, MessageRejected, PracticeSession
 
     w = turn_world
     store = w["store"]
@@ -651,13 +652,13 @@ def test_a_whole_turn_with_any_message(turn_world, messages, who, level, seed):
     accepted: list[str] = []
     for msg in messages:
         broken = isinstance(msg, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in msg)
-        should_reject = not isinstance(msg, str) or not msg.strip() or len(msg) > MAX_MESSAGE_CHARS or broken
+        should_reject = not isinstance(msg, str) or not msg.strip(INVISIBLE) or len(msg) > MAX_MESSAGE_CHARS or broken
         try:
             r = s.turn(msg)
         except MessageRejected as exc:
             assert should_reject, f"{msg!r} was rejected: {exc.hint}"
             assert exc.hint.strip()
-            if not isinstance(msg, str) or not msg.strip():
+            if not isinstance(msg, str) or not msg.strip(INVISIBLE):
                 assert "empty" in exc.hint
             elif len(msg) > MAX_MESSAGE_CHARS:
                 assert str(MAX_MESSAGE_CHARS) in exc.hint

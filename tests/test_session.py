@@ -62,7 +62,7 @@ def test_context_for_the_analysis_is_the_persona_reply(session):
     assert second.analysis.context == first.reply.text
 
 
-@pytest.mark.parametrize("bad", ["", "   ", None])
+@pytest.mark.parametrize("bad", ["", "   ", None, "\u200b\ufeff", "\u00a0\n"])
 def test_empty_messages_are_ignored_with_a_hint(session, store, bad):
     with pytest.raises(MessageRejected, match="empty"):
         session.turn(bad)
