@@ -238,10 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.set_defaults(func=cmd_user_add)
 
-    from rjcoach import export, review_cli
+    from rjcoach import export, loadtest, review_cli
 
     review_cli.register(sub)
     export.register_cli(sub)
+    loadtest.register_cli(sub)
 
     p = sub.add_parser("data", help="check the labelled utterance files")
     p.add_argument("action", choices=["check"])
