@@ -132,12 +132,8 @@ def test_cookies_are_http_only_and_same_site(page):
     assert page.evaluate("document.cookie") == ""
 
 
-def test_markup_in_a_persona_file_stays_inert_in_the_browser(tmp_path):
+def test_markup_in_a_persona_file_stays_inert_in_the_browser(page, tmp_path):
     """A persona author (or an attacker with write access to personas/) puts markup in a name and replies."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
     from rjcoach.auth import add_user
     from rjcoach.persona_loader import PERSONA_DIR, load_folder
     from rjcoach.store import Store
@@ -161,27 +157,25 @@ def test_markup_in_a_persona_file_stays_inert_in_the_browser(tmp_path):
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"http://127.0.0.1:{port}/")
-            visible(page, "Username").fill("author.test")
-            visible(page, "Password").fill("a long enough pw")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Signed in as").wait_for()
-            visible(page, "Scenario").click()
-            page.get_by_role("option", name="Graffiti on a family bakery").click()
-            visible(page, "Who you will speak with").click()
-            page.get_by_role("option").filter(has_text="Rana").first.click()
-            page.get_by_role("button", name="Start session").click()
-            page.get_by_text("You are meeting Rana").wait_for()
-            send(page, "Hi, thanks for seeing me.", 1)
-            page.get_by_text("window.pwnedReply").first.wait_for()  # shown as text
-            page.screenshot(path=str(OUT / "06-hostile-persona.png"))
-            assert page.evaluate("window.pwnedName") is None and page.evaluate("window.pwnedReply") is None
-            assert page.locator("img[src='x']").count() == 0
-            assert page.locator("a[href='http://example.invalid']").count() == 0
-            browser.close()
+        page = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})  # one Playwright per process
+        page.set_default_timeout(60_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        visible(page, "Username").fill("author.test")
+        visible(page, "Password").fill("a long enough pw")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Signed in as").wait_for()
+        visible(page, "Scenario").click()
+        page.get_by_role("option", name="Graffiti on a family bakery").click()
+        visible(page, "Who you will speak with").click()
+        page.get_by_role("option").filter(has_text="Rana").first.click()
+        page.get_by_role("button", name="Start session").click()
+        page.get_by_text("You are meeting Rana").wait_for()
+        send(page, "Hi, thanks for seeing me.", 1)
+        page.get_by_text("window.pwnedReply").first.wait_for()  # shown as text
+        page.screenshot(path=str(OUT / "06-hostile-persona.png"))
+        assert page.evaluate("window.pwnedName") is None and page.evaluate("window.pwnedReply") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert page.locator("a[href='http://example.invalid']").count() == 0
+        page.close()
     finally:
         demo.close()
