@@ -168,7 +168,8 @@ def line_svg(metric: str, series: list[tuple[str, list[float | None]]], width: i
     return "".join(parts)
 
 
-def _fmt(metric: str, v: float | None) -> str:
+def fmt_metric(metric: str, v: float | None) -> str:
+    """A metric's value as shown: the ratio with two decimals, shares in percent."""
     if v is None:
         return "n/a"
     return f"{v:.2f}" if metric == "rq_ratio" else f"{v * 100:.0f}%"
@@ -180,7 +181,7 @@ def trainee_html(p: TraineeProgress) -> str:
     if not p.points:
         return f"<p>{escape(p.username)} has no sessions with messages yet.</p>"
     rows = "".join(
-        f"<tr><td>{escape(METRICS[k][0])}</td><td>{_fmt(k, p.first.values[k])}</td><td>{_fmt(k, p.latest.values[k])}</td></tr>"
+        f"<tr><td>{escape(METRICS[k][0])}</td><td>{fmt_metric(k, p.first.values[k])}</td><td>{fmt_metric(k, p.latest.values[k])}</td></tr>"
         for k in METRICS)
     trips = "".join(f"<li>{escape(PLAIN_WORDS[label])} ({label}): {n} message(s)</li>" for label, n in p.trips[:5]) \
         or "<li>nothing flagged</li>"
@@ -195,7 +196,7 @@ def cohort_html(c: CohortProgress) -> str:
 
     def cell(k, pair):
         v, n = pair
-        return f"{_fmt(k, v)} <small>(n={n})</small>"
+        return f"{fmt_metric(k, v)} <small>(n={n})</small>"
 
     rows = "".join(f"<tr><td>{escape(METRICS[k][0])}</td><td>{cell(k, c.first[k])}</td><td>{cell(k, c.latest[k])}</td></tr>"
                    for k in METRICS)

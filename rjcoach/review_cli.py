@@ -91,7 +91,7 @@ def cmd_review_list(args) -> int:
 
 
 def cmd_review_progress(args) -> int:
-    from rjcoach.progress import METRICS, cohort_html, cohort_progress, trainee_html, trainee_progress
+    from rjcoach.progress import METRICS, cohort_html, cohort_progress, fmt_metric, trainee_html, trainee_progress
     from rjcoach.review import AccessDenied
 
     store = _store(args)
@@ -102,7 +102,7 @@ def cmd_review_progress(args) -> int:
             print(f"cohort {c.name}: {len(c.trainees)} trainee(s)")
             for k, (title, *_rest) in METRICS.items():
                 (f, nf), (l, nl) = c.first[k], c.latest[k]
-                print(f"  {title:45s} first {_fmt(k, f)} (n={nf})  latest {_fmt(k, l)} (n={nl})")
+                print(f"  {title:45s} first {fmt_metric(k, f)} (n={nf})  latest {fmt_metric(k, l)} (n={nl})")
             trips = c.trips
         else:
             p = trainee_progress(store, CLI_ADMIN, args.trainee)
@@ -110,7 +110,7 @@ def cmd_review_progress(args) -> int:
             print(f"{p.username}: {len(p.points)} session(s), {p.messages} message(s)")
             if p.points:
                 for k, (title, *_rest) in METRICS.items():
-                    print(f"  {title:45s} first {_fmt(k, p.first.values[k])}  latest {_fmt(k, p.latest.values[k])}")
+                    print(f"  {title:45s} first {fmt_metric(k, p.first.values[k])}  latest {fmt_metric(k, p.latest.values[k])}")
             trips = p.trips
     except AccessDenied as exc:
         return _fail("review progress", exc)
@@ -122,12 +122,6 @@ def cmd_review_progress(args) -> int:
                                    encoding="utf-8")
         print(f"wrote {args.html}")
     return 0
-
-
-def _fmt(metric: str, v) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v:.2f}" if metric == "rq_ratio" else f"{v * 100:.0f}%"
 
 
 def register(sub) -> None:

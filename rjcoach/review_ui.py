@@ -5,7 +5,6 @@ what it may see or change; hiding a tab is a convenience, never the protection.
 """
 from __future__ import annotations
 
-import html
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -15,21 +14,16 @@ import gradio as gr
 
 from rjcoach.files import private_dir
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
+from rjcoach.markup import FAMILY_COLOURS, esc, highlight
 from rjcoach.review import (
     SORTS, VERDICTS, AccessDenied, Filters, ReviewError, SessionView, assign, comment, correct, create_cohort,
     list_sessions, managed_cohorts, rate, require_reviewer, reviewed_debrief, session_view, unassign,
 )
 from rjcoach.store import Store
 
-FAMILY_COLOURS = {"listening": "#cfe2ff", "empathy": "#d1e7dd", "restorative": "#cff4fc",
-                  "accusatory": "#f8d7da", "other": "#fff3cd"}
 TABLE_COLUMNS = ["started", "trainee", "cohorts", "scenario", "persona", "level", "messages", "R:Q", "open %",
                  "accusatory", "empathy", "restorative", "corrections", "rating", "id"]
 LEVELS = ("coached", "light", "assessment", "imported")
-
-
-def esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
 
 
 def _guard(fn):
@@ -54,16 +48,6 @@ def _date(text: str, field: str, end: bool = False) -> datetime | None:
     except ValueError:
         raise ReviewError(f"{field}: write the date as YYYY-MM-DD, not {text!r}") from None
     return d.replace(hour=23, minute=59, second=59) if end else d
-
-
-def _highlight(text: str, evidence: list[dict], labels) -> str:
-    from rjcoach.analysis import segments
-
-    spans = [(e["start"], e["end"], e["label"]) for e in evidence if e["label"] in labels]
-    return "".join(
-        esc(piece) if fam is None else
-        f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(piece)}</mark>'
-        for piece, fam in segments(text, spans))
 
 
 def _label_chips(t) -> str:
@@ -120,7 +104,7 @@ def transcript_html(view: SessionView, library=None) -> str:
             f"<div class='rj-turn{' rj-rewound' if st.rewound else ''}' id='turn-{st.id}' "
             f"style='border-bottom:1px solid #eee;padding:6px 0{';opacity:.6' if st.rewound else ''}'>"
             f"<p><b>#{st.position}{' (taken back)' if st.rewound else ''} trainee:</b> "
-            f"{_highlight(st.trainee_text, st.analysis.get('evidence', []), t.labels)}</p>"
+            f"{highlight(st.trainee_text, [e for e in st.analysis.get('evidence', []) if e['label'] in t.labels])}</p>"
             f"<p>{_label_chips(t)}</p>{''.join(shown)}"
             f"<p><b>{esc(speaker)}:</b> {esc(st.persona_text)}"
             f"{' <small>(' + esc(state_txt) + ')</small>' if state_txt else ''}</p>{notes}</div>")

@@ -20,13 +20,12 @@ import gradio as gr  # noqa: E402
 from rjcoach.auth import AuthError, Logins, Principal, RateLimiter, add_user, sign_in  # noqa: E402
 from rjcoach.coach import OPEN_FAIR, OPEN_GOOD, RQ_FAIR, RQ_GOOD  # noqa: E402
 from rjcoach.labels import FAMILY_OF  # noqa: E402
+from rjcoach.markup import FAMILY_COLOURS, esc, highlight  # noqa: E402, F401
 from rjcoach.persona_loader import Library, load_folder  # noqa: E402
 from rjcoach.review_ui import build_review_tabs  # noqa: E402
 from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession  # noqa: E402
 from rjcoach.store import Store, StoreError  # noqa: E402
 
-FAMILY_COLOURS = {"listening": "#cfe2ff", "empathy": "#d1e7dd", "restorative": "#cff4fc",
-                  "accusatory": "#f8d7da", "other": "#fff3cd"}
 LEVEL_CHOICES = [("Coached: full live feedback", "coached"), ("Light: only accusatory language flagged", "light"),
                  ("Assessment: no live feedback, full debrief", "assessment")]
 
@@ -40,23 +39,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def chat_text(text: str) -> str:
     """Chat content shown as typed: no HTML, no Markdown, no links."""
     return html.escape(text, quote=False)
-
-
-def highlight(text: str, evidence: list[dict]) -> str:
-    from rjcoach.analysis import segments
-
-    return "".join(
-        esc(piece) if fam is None
-        else f'<mark class="rj-{fam}" style="background:{FAMILY_COLOURS[fam]}" title="{esc(fam)}">{esc(piece)}</mark>'
-        for piece, fam in segments(text, [(e["start"], e["end"], e["label"]) for e in evidence])
-    )
 
 
 def gauge(name: str, value: float | None, fair: float, good: float, top: float, fmt) -> str:
