@@ -179,11 +179,10 @@ def define(store, library, who, name: str, scenario_id: str, persona_id: str, se
         raise AssessmentError(f"name: 1 to {NAME_MAX} characters")
     if store.assessment_named(name) is not None:
         raise AssessmentError(f"an assessment named {name!r} already exists")
-    scenario = library.scenarios.get(scenario_id)
-    if scenario is None:
-        raise AssessmentError(f"scenario {scenario_id!r} is not available")
-    if persona_id not in {r.persona for r in scenario.roster} or persona_id not in library.personas:
-        raise AssessmentError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
+    try:
+        library.check_pair(scenario_id, persona_id)
+    except KeyError as exc:
+        raise AssessmentError(exc.args[0]) from None
     try:
         seed = int(seed)
     except (TypeError, ValueError):

@@ -23,7 +23,7 @@ from pathlib import Path
 from rjcoach.auth import Principal
 from rjcoach.labels import FAMILY_OF, LABELS, PLAIN_WORDS
 from rjcoach.review import CLI_ADMIN, AccessDenied, reviewed_debrief, ReviewedTurn, SessionView, views, metrics_of, session_for, visible_user_ids
-from rjcoach.store import PracticeSessionRow, Store
+from rjcoach.store import PracticeSessionRow, Store, as_utc
 
 SCHEMA_VERSION = 1
 SCHEMA_NAME = "rjcoach-export"
@@ -62,7 +62,7 @@ def select_sessions(store: Store, who: Principal, session_ids: list[str] | None 
         c = store.cohort(cohort)
         members = {u.id for u in store.members(c.id)} if c is not None else set()
         rows = [r for r in rows if r.user_id in members]
-    return sorted(rows, key=lambda r: (_aware(r.created_at), r.id))
+    return sorted(rows, key=lambda r: (as_utc(r.created_at), r.id))
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def export_json(store: Store, who: Principal, session_ids: list[str] | None = No
                 trainee: str | None = None, cohort: str | None = None) -> dict:
     """The versioned export document (see docs/export-schema.md)."""
     rows = select_sessions(store, who, session_ids, trainee, cohort)
-    cohorts = _cohort_names(store)
+    cohorts = store.cohort_names_by_user()
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -190,7 +190,7 @@ def write_csv(folder: Path | str, store: Store, who: Principal, session_ids: lis
     Returns the number of data rows written per file name.
     """
     rows = select_sessions(store, who, session_ids, trainee, cohort)
-    cohorts = _cohort_names(store)
+    cohorts = store.cohort_names_by_user()
     tables: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
         "sessions.csv": (SESSION_COLUMNS, []), "turns.csv": (TURN_COLUMNS, []), "flags.csv": (FLAG_COLUMNS, []),
         "corrections.csv": (CORRECTION_COLUMNS, []), "comments.csv": (COMMENT_COLUMNS, []),
@@ -528,26 +528,13 @@ def cmd_export_report(args) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _cohort_names(store: Store) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for c in store.cohorts():
-        for u in store.members(c.id):
-            out.setdefault(u.id, []).append(c.name)
-    return out
-
-
 def _ordered(labels) -> list[str]:
     return [label for label in LABELS if label in labels]
 
 
-def _aware(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
-
 def _iso(dt: datetime | None) -> str | None:
     """ISO 8601 in UTC, or None."""
-    return None if dt is None else _aware(dt).isoformat()
+    return None if dt is None else as_utc(dt).isoformat()
 
 
 def _num(x):

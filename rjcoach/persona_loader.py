@@ -41,6 +41,15 @@ class Library:
     errors: list[FileError] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # id -> file
 
+    def check_pair(self, scenario_id: str, persona_id: str) -> Scenario:
+        """The scenario, if it is loaded and ``persona_id`` is a loaded person on its roster; KeyError otherwise."""
+        scenario = self.scenarios.get(scenario_id)
+        if scenario is None:
+            raise KeyError(f"scenario {scenario_id!r} is not available")
+        if persona_id not in {r.persona for r in scenario.roster} or persona_id not in self.personas:
+            raise KeyError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
+        return scenario
+
     def personas_for(self, scenario_id: str) -> list[Persona]:
         sc = self.scenarios[scenario_id]
         return [self.personas[r.persona] for r in sc.roster if r.persona in self.personas]

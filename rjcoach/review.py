@@ -19,8 +19,8 @@ from typing import Iterable
 
 from rjcoach.auth import Principal
 from rjcoach.coach import PriorTurn, session_metrics
-from rjcoach.labels import ACCUSATORY, FAMILY_OF, LABELS
-from rjcoach.store import PracticeSessionRow, Store, StoredTurn
+from rjcoach.labels import FAMILY_OF, LABELS
+from rjcoach.store import PracticeSessionRow, Store, StoredTurn, as_utc
 
 VERDICTS = ("confirm", "reject", "add")
 REVIEWERS = ("instructor", "admin")
@@ -308,10 +308,7 @@ def list_sessions(store: Store, who: Principal, filters: Filters = Filters(), so
         raise ReviewError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     allowed = visible_user_ids(store, who)
     users = {u.id: u for u in store.users()}
-    cohort_names: dict[int, list[str]] = {}
-    for c in store.cohorts():
-        for u in store.members(c.id):
-            cohort_names.setdefault(u.id, []).append(c.name)
+    cohort_names = store.cohort_names_by_user()
     ids = allowed
     if filters.trainee:
         ids = [uid for uid in (ids if ids is not None else users) if users[uid].username == filters.trainee]
@@ -321,8 +318,8 @@ def list_sessions(store: Store, who: Principal, filters: Filters = Filters(), so
     rows = [r for r in rows if (not filters.scenario or r.scenario_id == filters.scenario)
             and (not filters.persona or r.persona_id == filters.persona)
             and (not filters.level or r.level == filters.level)
-            and (filters.since is None or _aware(r.created_at) >= _aware(filters.since))
-            and (filters.until is None or _aware(r.created_at) <= _aware(filters.until))]
+            and (filters.since is None or as_utc(r.created_at) >= as_utc(filters.since))
+            and (filters.until is None or as_utc(r.created_at) <= as_utc(filters.until))]
     out = []
     for v in views(store, rows):
         live = [t for t in v.turns if not t.turn.rewound]
@@ -341,22 +338,12 @@ def list_sessions(store: Store, who: Principal, filters: Filters = Filters(), so
 def sort_summaries(items: list[SessionSummary], sort: str) -> list[SessionSummary]:
     low = float("inf")
     keys = {
-        "newest": lambda s: -_aware(s.created_at).timestamp(),
-        "oldest": lambda s: _aware(s.created_at).timestamp(),
-        "most_accusatory": lambda s: (-s.accusatory_rate, -s.accusatory, -_aware(s.created_at).timestamp()),
-        "lowest_rq": lambda s: (low if s.rq_ratio is None else s.rq_ratio, -_aware(s.created_at).timestamp()),
-        "lowest_open": lambda s: (low if s.open_share is None else s.open_share, -_aware(s.created_at).timestamp()),
-        "most_corrected": lambda s: (-s.corrections, -_aware(s.created_at).timestamp()),
-        "unreviewed": lambda s: (s.rating is not None, -_aware(s.created_at).timestamp()),
+        "newest": lambda s: -as_utc(s.created_at).timestamp(),
+        "oldest": lambda s: as_utc(s.created_at).timestamp(),
+        "most_accusatory": lambda s: (-s.accusatory_rate, -s.accusatory, -as_utc(s.created_at).timestamp()),
+        "lowest_rq": lambda s: (low if s.rq_ratio is None else s.rq_ratio, -as_utc(s.created_at).timestamp()),
+        "lowest_open": lambda s: (low if s.open_share is None else s.open_share, -as_utc(s.created_at).timestamp()),
+        "most_corrected": lambda s: (-s.corrections, -as_utc(s.created_at).timestamp()),
+        "unreviewed": lambda s: (s.rating is not None, -as_utc(s.created_at).timestamp()),
     }
     return sorted(items, key=keys[sort])
-
-
-def _aware(dt: datetime) -> datetime:
-    from datetime import timezone
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def accusatory_labels(labels: Iterable[str]) -> list[str]:
-    return [label for label in LABELS if label in labels and label in ACCUSATORY]

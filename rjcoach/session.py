@@ -80,11 +80,7 @@ class PracticeSession:
 
         if level not in LEVELS:
             raise ValueError(f"coaching level must be one of {', '.join(LEVELS)}")
-        scenario = library.scenarios.get(scenario_id)
-        if scenario is None:
-            raise KeyError(f"scenario {scenario_id!r} is not available")
-        if persona_id not in {r.persona for r in scenario.roster} or persona_id not in library.personas:
-            raise KeyError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
+        library.check_pair(scenario_id, persona_id)
         sid = store.create_session(user_id, scenario_id, persona_id, level, seed, assessment_id=assessment_id)
         return cls(store, library, store.session(sid), analyzer, agent)
 

@@ -22,6 +22,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored as UTC."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
 def default_url() -> str:
     """RJCOACH_DATABASE_URL, else a SQLite file in RJCOACH_DATA_DIR (default ./data/runs)."""
     url = os.environ.get("RJCOACH_DATABASE_URL")
@@ -257,6 +262,16 @@ class Store:
             q = (select(User).join(CohortMember, CohortMember.user_id == User.id)
                  .where(CohortMember.cohort_id == cohort_id).order_by(User.username))
             return list(db.scalars(q))
+
+    def cohort_names_by_user(self) -> dict[int, list[str]]:
+        """user id -> names of the cohorts they belong to (by cohort name)."""
+        with self._sessions() as db:
+            q = (select(CohortMember.user_id, Cohort.name).join(Cohort, Cohort.id == CohortMember.cohort_id)
+                 .order_by(Cohort.name))
+            out: dict[int, list[str]] = {}
+            for user_id, name in db.execute(q):
+                out.setdefault(user_id, []).append(name)
+            return out
 
     def cohorts_of(self, user_id: int) -> list[Cohort]:
         with self._sessions() as db:
