@@ -26,7 +26,16 @@ METRICS: dict[str, tuple[str, str]] = {
     "acknowledged_share": ("feelings acknowledged in the next message", "pct"),
     "utterances": ("messages", "count"),
     "goals_reached": ("scenario success goals reached (1 = all)", "flag"),
+    # Facilitation (conference, circle, mediation only): rjcoach.facilitation.Facilitation
+    "agreement_reached": ("concrete agreement reached (1 = yes)", "flag"),
+    "everyone_heard": ("every participant spoke (1 = yes)", "flag"),
+    "speaking_balance": ("speaking balance (1 = equal shares)", "ratio"),
+    "stage_fit_share": ("share of questions that fit the stage", "pct"),
+    "summarised_share": ("share of stage changes with a summary first", "pct"),
+    "stages_reached": ("stages taken", "count"),
 }
+FACILITATION_METRICS = ("agreement_reached", "everyone_heard", "speaking_balance", "stage_fit_share",
+                        "summarised_share", "stages_reached")
 OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 
 
@@ -66,6 +75,11 @@ DEFAULT_CRITERIA = (
     Criterion("goals_reached", "==", 1),
 )
 """The rubric's 'fair' lines, no accusatory language, a real conversation, and the scenario's goals."""
+GROUP_DEFAULT_CRITERIA = DEFAULT_CRITERIA + (
+    Criterion("agreement_reached", "==", 1),
+    Criterion("everyone_heard", "==", 1),
+)
+"""For a conference, circle or mediation: the same, plus an agreement and every voice heard."""
 
 
 @dataclass(frozen=True)
@@ -106,16 +120,27 @@ def parse_criteria(items) -> tuple[Criterion, ...]:
     return tuple(out)
 
 
-def measure(metrics: Metrics, goals_reached: bool) -> dict[str, float | None]:
-    values: dict[str, float | None] = {name: getattr(metrics, name) for name in METRICS if name != "goals_reached"}
+def measure(metrics: Metrics, goals_reached: bool, facilitation=None) -> dict[str, float | None]:
+    values: dict[str, float | None] = {name: getattr(metrics, name) for name in METRICS
+                                       if name != "goals_reached" and name not in FACILITATION_METRICS}
     values["goals_reached"] = 1.0 if goals_reached else 0.0
+    f = facilitation
+    values.update({
+        "agreement_reached": None if f is None else float(f.agreement_reached),
+        "everyone_heard": None if f is None else float(f.everyone_heard),
+        "speaking_balance": None if f is None else f.balance,
+        "stage_fit_share": None if f is None else f.stage_fit_share,
+        "summarised_share": None if f is None else f.summarised_share,
+        "stages_reached": None if f is None else float(f.stages_reached),
+    })
     return values
 
 
-def evaluate(criteria, metrics: Metrics, goals_reached: bool) -> Result:
+def evaluate(criteria, metrics: Metrics, goals_reached: bool, facilitation=None) -> Result:
     """Each criterion against the measured value; a value the session cannot have (no questions
-    asked: no ratio) fails its criterion, because the skill was not shown."""
-    values = measure(metrics, goals_reached)
+    asked: no ratio; no stage change: no summary share) fails its criterion, because the skill was
+    not shown."""
+    values = measure(metrics, goals_reached, facilitation)
     results = []
     for c in parse_criteria(criteria):
         v = values[c.metric]
@@ -169,7 +194,7 @@ def result_html(name: str, trainee: str, scenario: str, persona: str, seed: int,
 NAME_MAX = 64
 
 
-def define(store, library, who, name: str, scenario_id: str, persona_id: str, seed: int, criteria=DEFAULT_CRITERIA) -> int:
+def define(store, library, who, name: str, scenario_id: str, persona_id: str, seed: int, criteria=None) -> int:
     """An instructor or admin defines an assessment; the definition is fixed once attempts exist."""
     from rjcoach.review import require_reviewer
 
@@ -180,9 +205,11 @@ def define(store, library, who, name: str, scenario_id: str, persona_id: str, se
     if store.assessment_named(name) is not None:
         raise AssessmentError(f"an assessment named {name!r} already exists")
     try:
-        library.check_pair(scenario_id, persona_id)
+        scenario = library.check_pair(scenario_id, persona_id)
     except KeyError as exc:
         raise AssessmentError(exc.args[0]) from None
+    if criteria is None:
+        criteria = GROUP_DEFAULT_CRITERIA if scenario.is_group else DEFAULT_CRITERIA
     try:
         seed = int(seed)
     except (TypeError, ValueError):
@@ -190,16 +217,27 @@ def define(store, library, who, name: str, scenario_id: str, persona_id: str, se
     if not 0 <= seed < 2**31:
         raise AssessmentError("seed: a whole number from 0 to 2147483647")
     checked = parse_criteria(criteria)
+    if not scenario.is_group:
+        group_only = [c.metric for c in checked if c.metric in FACILITATION_METRICS]
+        if group_only:
+            raise AssessmentError(f"criteria {', '.join(group_only)}: only for a conference, circle or mediation; "
+                                  f"{scenario_id!r} is one-to-one")
     return store.create_assessment(name, scenario_id, persona_id, seed, [asdict(c) for c in checked], who.id)
 
 
 def start_attempt(store, library, who, assessment_id, analyzer=None):
     """A new attempt: the assessment's scenario, person and seed, no live feedback, no taking back."""
+    from rjcoach.persona_schema import GROUP
     from rjcoach.session import PracticeSession
 
     spec = store.assessment(int(assessment_id)) if str(assessment_id).isdigit() else None
     if spec is None or not spec.active:
         raise AssessmentError("no such assessment open for attempts")
+    if spec.persona_id == GROUP:
+        from rjcoach.group_session import GroupSession
+
+        return GroupSession.start(store, library, who.id, spec.scenario_id, "assessment", seed=spec.seed,
+                                  analyzer=analyzer, assessment_id=spec.id)
     return PracticeSession.start(store, library, who.id, spec.scenario_id, spec.persona_id, "assessment",
                                  seed=spec.seed, analyzer=analyzer, assessment_id=spec.id)
 

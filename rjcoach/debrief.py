@@ -54,6 +54,8 @@ class Debrief:
     rewound: int
     start_trust: float
     notes: list[str] = field(default_factory=list)
+    facilitation: object | None = None  # rjcoach.facilitation.Facilitation, for a group session
+    group: dict | None = None  # the room: participants' names, roles, start and end states (group session)
 
     def bands(self) -> dict[str, str]:
         return {k: self.metrics.band(k) for k in ("rq_ratio", "open_share", "accusatory_rate")}
@@ -76,6 +78,19 @@ def build_debrief(row: PracticeSessionRow, persona: Persona, scenario: Scenario 
          "disclosure": t.persona.get("disclosure")}
         for t in live
     ]
+    best, weakest = rank_moments(live)
+    disclosures = [t.persona.get("disclosure") for t in live if t.persona.get("disclosure")]
+    goals = _goals(scenario, persona, live, disclosures, row.seed)
+    applicable = [g for g in goals if g.applicable]
+    wanted = set(scenario.success) if scenario else set()
+    success = bool(applicable) and all(g.reached for g in applicable if g.id in wanted)
+    start = persona.start.trust
+    return Debrief(row.id, persona.name, scenario.title if scenario else row.scenario_id, row.level, metrics,
+                   timeline, best, weakest, goals, disclosures, success, sum(t.rewound for t in turns), start)
+
+
+def rank_moments(live: list[StoredTurn]) -> tuple[list[Moment], list[Moment]]:
+    """The two best and the two weakest messages, each with what made it so (and a rewrite)."""
     moments = []
     for i, t in enumerate(live):
         labels = _labels(t)
@@ -91,14 +106,7 @@ def build_debrief(row: PracticeSessionRow, persona: Persona, scenario: Scenario 
     ranked = sorted(moments, key=lambda m: (-m.score, m.position))
     best = [m for m in ranked if m.score > 0][:2]
     weakest = [m for m in sorted(moments, key=lambda m: (m.score, m.position)) if m.score < 0.5 and m not in best][:2]
-    disclosures = [t.persona.get("disclosure") for t in live if t.persona.get("disclosure")]
-    goals = _goals(scenario, persona, live, disclosures, row.seed)
-    applicable = [g for g in goals if g.applicable]
-    wanted = set(scenario.success) if scenario else set()
-    success = bool(applicable) and all(g.reached for g in applicable if g.id in wanted)
-    start = persona.start.trust
-    return Debrief(row.id, persona.name, scenario.title if scenario else row.scenario_id, row.level, metrics,
-                   timeline, best, weakest, goals, disclosures, success, sum(t.rewound for t in turns), start)
+    return best, weakest
 
 
 def _goals(scenario, persona, live, disclosures, _seed) -> list[GoalResult]:
@@ -179,8 +187,9 @@ def render_html(d: Debrief, turns: list[StoredTurn], trainee: str = "") -> str:
         out = []
         for mo in ms:
             rw = f"<p class='rewrite'>Try: \u201c{_e(mo.rewrite)}\u201d</p>" if mo.rewrite else ""
+            who = "" if d.facilitation is not None else f"{_e(d.persona_name.split()[0])}: "  # group lines carry names
             out.append(f"<div class='moment'><p><b>Turn {mo.position}</b>: \u201c{_e(mo.text)}\u201d</p>"
-                       f"<p class='note'>{_e(mo.note)}</p><p class='reply'>{_e(d.persona_name.split()[0])}: {_e(mo.persona_text)}</p>{rw}</div>")
+                       f"<p class='note'>{_e(mo.note)}</p><p class='reply'>{who}{_e(mo.persona_text)}</p>{rw}</div>")
         return "".join(out)
 
     transcript = []
@@ -189,7 +198,8 @@ def render_html(d: Debrief, turns: list[StoredTurn], trainee: str = "") -> str:
         labels = ", ".join(PLAIN_WORDS[label] for label in LABELS if label in t.analysis.get("labels", []))
         transcript.append(f"<div class='turn {cls}'><p class='you'><b>You</b>{' (tried again)' if t.rewound else ''}: {_e(t.trainee_text)}"
                           f"<br><span class='labels'>{_e(labels or 'no rubric label')}</span></p>"
-                          f"<p class='them'><b>{_e(d.persona_name)}</b>: {_e(t.persona_text)}</p></div>")
+                          + (f"<p class='them'>{_group_lines(t)}</p></div>" if d.facilitation is not None else
+                             f"<p class='them'><b>{_e(d.persona_name)}</b>: {_e(t.persona_text)}</p></div>"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rjcoach debrief</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -206,12 +216,27 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;
 <p><b>{'Scenario goals reached.' if d.success else 'Scenario goals not all reached.'}</b>
 The rubric's thresholds are guides from expert practice, not norms; flags support an instructor's judgement.</p>
 <h2>Session metrics</h2><table><tr><th>measure</th><th>value</th><th>guide</th><th></th></tr>{metric_rows}</table>
-<h2>Trust over the conversation</h2>{timeline_svg(d.timeline, d.start_trust)}
+{_trust_part(d)}
 <h2>Goals</h2><table><tr><th>goal</th><th>result</th><th>detail</th></tr>{goal_rows}</table>
 <h2>Best moments</h2>{moments(d.best)}
 <h2>Moments to practise</h2>{moments(d.weakest)}
 <h2>Transcript</h2>{''.join(transcript)}
 </body></html>"""
+
+
+def _group_lines(t: StoredTurn) -> str:
+    lines = t.persona.get("utterances") or []
+    stage = t.persona.get("stage", "")
+    head = f"<span class='labels'>[{_e(stage.replace('_', ' '))}]</span><br>" if stage else ""
+    return head + "<br>".join(f"<b>{_e(u.get('name', ''))}</b>: {_e(u.get('text', ''))}" for u in lines)
+
+
+def _trust_part(d: Debrief) -> str:
+    if d.facilitation is not None:
+        from rjcoach.group_debrief import facilitation_html
+
+        return facilitation_html(d)
+    return f"<h2>Trust over the conversation</h2>{timeline_svg(d.timeline, d.start_trust)}"
 
 
 def summary_html(d: Debrief) -> str:
@@ -228,5 +253,6 @@ def summary_html(d: Debrief) -> str:
     return (f"<h2>Debrief</h2><p>Reflections per question {fmt(m.rq_ratio)} ({bands['rq_ratio']}); open questions "
             f"{fmt(m.open_share, True)} ({bands['open_share']}); accusatory messages {m.accusatory_utterances} "
             f"({bands['accusatory_rate']}); empathy {m.empathy}; restorative questions {m.restorative}.</p>"
-            f"<h3>Trust and flags, turn by turn</h3>{timeline_svg(d.timeline, d.start_trust)}"
+            + (_trust_part(d) if d.facilitation is not None else
+               f"<h3>Trust and flags, turn by turn</h3>{timeline_svg(d.timeline, d.start_trust)}") +
             f"<h3>Goals</h3><ul>{goals}</ul><h3>Best moments</h3><ul>{best}</ul><h3>Moments to practise</h3><ul>{weak}</ul>")

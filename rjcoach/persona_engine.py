@@ -112,8 +112,11 @@ def clamp(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
 
-def update_state(persona: Persona, state: PersonaState, labels: frozenset[str]) -> PersonaState:
-    """The new state after one trainee message, from its rubric labels (pure)."""
+def update_state(persona: Persona, state: PersonaState, labels: frozenset[str], weight: float = 1.0) -> PersonaState:
+    """The new state after one trainee message, from its rubric labels (pure).
+
+    ``weight`` scales the whole move: 1 for the person spoken to, less for someone who overhears it
+    in a group (rjcoach.circle)."""
     sens = persona.sensitivity
     d_trust = d_distress = d_def = 0.0
     accusatory = bool(labels & ACCUSATORY)
@@ -139,6 +142,7 @@ def update_state(persona: Persona, state: PersonaState, labels: frozenset[str]) 
         d_trust = min(d_trust, 0.12)
     else:
         d_trust = max(d_trust, -0.3)
+    d_trust, d_distress, d_def = d_trust * weight, d_distress * weight, d_def * weight
     return replace(
         state,
         trust=clamp(state.trust + d_trust),
@@ -206,6 +210,11 @@ class EmbeddedPersona:
         if self._pending is None:
             raise RuntimeError("act() before observe(): a persona answers a message")
         obs, self._pending = self._pending, None
+        return self.respond(obs)
+
+    def respond(self, obs: Observation) -> PersonaTurn:
+        """The reply to a message whose effect on the state has already been applied (a group
+        session moves every participant's state itself, then asks the person spoken to for a reply)."""
         topic, sim = self.index.match(obs.text)
         gives_back = obs.labels & LISTENING_MOVES
         asks = obs.labels & QUESTION_MOVES

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from rjcoach.persona_schema import Persona, Scenario
+from rjcoach.persona_schema import GROUP, Persona, Scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PERSONA_DIR = REPO_ROOT / "personas"
@@ -46,6 +46,15 @@ class Library:
         scenario = self.scenarios.get(scenario_id)
         if scenario is None:
             raise KeyError(f"scenario {scenario_id!r} is not available")
+        if scenario.is_group or persona_id == GROUP:
+            if not (scenario.is_group and persona_id == GROUP):
+                raise KeyError(f"scenario {scenario_id!r} is a {scenario.format}: "
+                               + ("the trainee facilitates the whole group" if scenario.is_group
+                                  else "it has no group to facilitate"))
+            missing = [r.persona for r in scenario.roster if r.persona not in self.personas]
+            if missing:
+                raise KeyError(f"scenario {scenario_id!r}: persona(s) not available: {', '.join(missing)}")
+            return scenario
         if persona_id not in {r.persona for r in scenario.roster} or persona_id not in self.personas:
             raise KeyError(f"persona {persona_id!r} is not in scenario {scenario_id!r}")
         return scenario

@@ -27,6 +27,21 @@ class MessageRejected(ValueError):
         self.hint = hint
 
 
+def check_message(text: object) -> str:
+    """The message if it can be sent; MessageRejected with a hint for the trainee if not."""
+    if not isinstance(text, str) or not text.strip(INVISIBLE):
+        raise MessageRejected("Type a message first: an empty message is not sent.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageRejected(f"That message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}. "
+                              "Nothing was sent: shorten it and try again.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a crafted JSON request: nothing can store it
+        raise MessageRejected("That message contains broken characters and was not sent; "
+                              "retype it and try again.") from None
+    return text
+
+
 @dataclass(frozen=True)
 class TurnResult:
     turn: StoredTurn
@@ -132,16 +147,7 @@ class PracticeSession:
     def _turn(self, text: object) -> TurnResult:
         if self.row.status != "active":
             raise MessageRejected("This session has ended; start a new one to keep practising.")
-        if not isinstance(text, str) or not text.strip(INVISIBLE):
-            raise MessageRejected("Type a message first: an empty message is not sent.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise MessageRejected(f"That message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}. "
-                                  "Nothing was sent: shorten it and try again.")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate, e.g. from a crafted JSON request: nothing can store it
-            raise MessageRejected("That message contains broken characters and was not sent; "
-                                  "retype it and try again.") from None
+        text = check_message(text)
         history = self.history()
         context = history[-1].persona_text if history else None
         analysis = self.analyzer.analyze(text, context)
@@ -184,3 +190,17 @@ class PracticeSession:
                 result = evaluate(spec.criteria, debrief.metrics, debrief.success)
                 self.store.file_result(self.row.id, spec.id, result.passed, result.to_dict())
             return debrief
+
+
+def open_session(store: Store, library: Library, session_id: str, analyzer=None, agent=None):
+    """Resume a stored session as the right kind: a group session for a multi-party scenario."""
+    from rjcoach.persona_schema import GROUP
+
+    row = store.session(session_id)
+    if row is None:
+        raise KeyError(f"no session {session_id!r}")
+    if row.persona_id == GROUP:
+        from rjcoach.group_session import GroupSession
+
+        return GroupSession(store, library, row, analyzer)
+    return PracticeSession(store, library, row, analyzer, agent)
