@@ -224,7 +224,17 @@ def reviewed_debrief(view: SessionView, library):
     """The debrief of an app session rebuilt from the reviewed labels; None for imported sessions
     or a persona no longer in the library."""
     from rjcoach.debrief import build_debrief
+    from rjcoach.persona_schema import GROUP
 
+    if library is not None and view.row.persona_id == GROUP and view.row.source != "import":
+        from rjcoach.group_debrief import build_group_debrief
+
+        scenario = library.scenarios.get(view.row.scenario_id)
+        if scenario is None or not scenario.is_group or any(r.persona not in library.personas for r in scenario.roster):
+            return None
+        turns = [t.reviewed() for t in view.turns]
+        personas = {r.persona: library.personas[r.persona] for r in scenario.roster}
+        return build_group_debrief(view.row, scenario, personas, turns), turns
     persona = library.personas.get(view.row.persona_id) if library is not None else None
     if view.row.source == "import" or persona is None:
         return None

@@ -100,13 +100,21 @@ def transcript_html(view: SessionView, library=None) -> str:
         notes = "".join(f"<div class='rj-comment'><b>{esc(view.authors.get(c.author_id, '?'))}</b>: {esc(c.text)}</div>"
                         for c in t.comments)
         speaker = st.persona.get("speaker") or r.persona_id
+        if st.persona.get("group"):  # a conference, circle or mediation: each participant's line, and the stage
+            said = "<br>".join(f"<b>{esc(u.get('name', ''))}</b> <small>({esc(u.get('kind', ''))})</small>: "
+                               f"{esc(u.get('text', ''))}" for u in st.persona.get("utterances", []))
+            stage = esc(str(st.persona.get("stage", "")).replace("_", " "))
+            to = st.persona.get("to", "")
+            state_txt = f"stage: {stage}; spoken to: {to}"
+        else:
+            said = f"<b>{esc(speaker)}:</b> {esc(st.persona_text)}"
         rows.append(
             f"<div class='rj-turn{' rj-rewound' if st.rewound else ''}' id='turn-{st.id}' "
             f"style='border-bottom:1px solid #eee;padding:6px 0{';opacity:.6' if st.rewound else ''}'>"
             f"<p><b>#{st.position}{' (taken back)' if st.rewound else ''} trainee:</b> "
             f"{highlight(st.trainee_text, [e for e in st.analysis.get('evidence', []) if e['label'] in t.labels])}</p>"
             f"<p>{_label_chips(t)}</p>{''.join(shown)}"
-            f"<p><b>{esc(speaker)}:</b> {esc(st.persona_text)}"
+            f"<p>{said}"
             f"{' <small>(' + esc(state_txt) + ')</small>' if state_txt else ''}</p>{notes}</div>")
     debrief = ""
     rebuilt = reviewed_debrief(view, library)
@@ -145,7 +153,9 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
 
     scenario_ids = sorted(library.scenarios)
     exports = private_dir("exports")
-    persona_ids = sorted(library.personas)
+    from rjcoach.persona_schema import GROUP
+
+    persona_ids = sorted(library.personas) + ([GROUP] if any(sc.is_group for sc in library.scenarios.values()) else [])
 
     # handlers ----------------------------------------------------------------------------------
     @_guard
@@ -302,6 +312,10 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
                     {"metric": "utterances", "op": ">=", "threshold": msgs_min or 0}]
         if goals:
             criteria.append({"metric": "goals_reached", "op": "==", "threshold": 1})
+        sc = library.scenarios.get(scenario)
+        if sc is not None and sc.is_group:  # a conference, circle or mediation: an agreement, every voice heard
+            criteria += [{"metric": "agreement_reached", "op": "==", "threshold": 1},
+                         {"metric": "everyone_heard", "op": "==", "threshold": 1}]
         try:
             define(store, library, who, name, scenario, persona, seed, criteria)
         except AssessmentError as exc:
@@ -412,7 +426,8 @@ def build_review_tabs(store: Store, library, user_state: gr.State, need_user) ->
         with gr.Row():
             a_name = gr.Textbox(label="Name")
             a_scenario = gr.Dropdown(scenario_ids, label="Scenario", allow_custom_value=True)
-            a_persona = gr.Dropdown(persona_ids, label="Person", allow_custom_value=True)
+            a_persona = gr.Dropdown(persona_ids, label=f"Person ({GROUP} for a conference, circle or mediation)",
+                                    allow_custom_value=True)
             a_seed = gr.Number(value=1, precision=0, label="Seed")
         with gr.Row():
             a_open = gr.Number(value=50, label="Open questions at least (%)")

@@ -23,7 +23,10 @@ from rjcoach.labels import FAMILY_OF  # noqa: E402
 from rjcoach.markup import FAMILY_COLOURS, esc, highlight  # noqa: E402, F401
 from rjcoach.persona_loader import Library, load_folder  # noqa: E402
 from rjcoach.review_ui import build_review_tabs  # noqa: E402
-from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession  # noqa: E402
+from rjcoach.circle import AUTO, EVERYONE, PIECE, STAGE_TITLES  # noqa: E402
+from rjcoach.group_session import GroupSession  # noqa: E402
+from rjcoach.persona_schema import GROUP  # noqa: E402
+from rjcoach.session import MAX_MESSAGE_CHARS, MessageRejected, PracticeSession, open_session  # noqa: E402
 from rjcoach.store import Store, StoreError  # noqa: E402
 
 LEVEL_CHOICES = [("Coached: full live feedback", "coached"), ("Light: only accusatory language flagged", "light"),
@@ -71,9 +74,34 @@ def feedback_html(result, persona_name: str) -> str:
         parts.append(f"<div class='rj-tip'><b>Tip:</b> {esc(fb['tip']['text'])}</div>")
     if fb["rewrite"]:
         parts.append(f"<div class='rj-rewrite'><b>Try instead:</b> \u201c{esc(fb['rewrite'])}\u201d</div>")
-    if result.reply.notice:
-        parts.append(f"<p class='rj-notice'>{esc(result.reply.notice)}</p>")
+    for note in fb.get("notes") or ():
+        parts.append(f"<div class='rj-tip'>{esc(note)}</div>")
+    reply = getattr(result, "reply", None)
+    if reply is not None and reply.notice:
+        parts.append(f"<p class='rj-notice'>{esc(reply.notice)}</p>")
     return "".join(parts)
+
+
+def group_panel_html(panel: dict, tip=None) -> str:
+    """The room at a glance: the stages with the current one marked, who has spoken and who is waiting,
+    the talking piece, trust (not in an assessment) and the agreement so far."""
+    stages = "".join(
+        f"<li{' class=rj-now' if sid == panel['stage'] else ''}>{'&#9654; ' if sid == panel['stage'] else ''}{esc(title)}</li>"
+        for sid, title in panel["stages"])
+    people = []
+    for p in panel["people"]:
+        state = p["state"]
+        trust = f"; trust {state['trust']:.2f}" if state else ""
+        mark = " &#9995; waiting" if p["waiting"] else ""
+        piece = " &#129717; holds the piece" if panel.get("piece") == p["id"] else ""
+        people.append(f"<li><b>{esc(p['name'])}</b> ({esc(p['role'])}): spoke {p['spoken']} times, "
+                      f"{p['spoken_in_stage']} in this stage{esc(trust)}{mark}{piece}</li>")
+    items = "".join(f"<li>{'&#10003;' if i['agreed'] else '&#9744;'} {esc(i['description'])}</li>" for i in panel["agreement"])
+    agreed = sum(i["agreed"] for i in panel["agreement"])
+    head = f"<div class='rj-tip'><b>Tip:</b> {esc(tip.text)}</div>" if tip is not None else ""
+    return (f"{head}<p><b>{esc(panel['format'].capitalize())}: stages</b></p><ol class='rj-stages'>{stages}</ol>"
+            f"<p><b>In the room</b></p><ul>{''.join(people)}</ul>"
+            f"<p><b>Agreement</b> ({agreed} of {panel['required']} needed)</p><ul>{items}</ul>")
 
 
 def gauges_html(metrics: dict, trust: float | None, level: str) -> str:
@@ -96,6 +124,7 @@ CSS = """
 .rj-tip{background:#f1f3f5;padding:8px;border-radius:6px;margin:6px 0}
 .rj-rewrite{background:#e9f7ef;padding:8px;border-radius:6px;margin:6px 0}
 .rj-gauge{margin:6px 0}
+.rj-now{font-weight:bold;color:#2c7be5}
 """
 
 
@@ -123,6 +152,10 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
     def personas_for(scenario_id):
         if scenario_id not in library.scenarios:
             return []
+        sc = library.scenarios[scenario_id]
+        if sc.is_group:  # the trainee facilitates everyone on the roster
+            names = ", ".join(p.name for p in library.personas_for(scenario_id))
+            return [(f"Facilitate the {sc.format}: {names}", GROUP)]
         return [(f"{p.name} ({p.role}, {p.age}; difficulty {p.difficulty})", p.id) for p in library.personas_for(scenario_id)]
 
     def need_user(user) -> Principal:
@@ -134,9 +167,9 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         except AuthError as exc:
             raise gr.Error(str(exc))
 
-    def need_session(user, sess) -> PracticeSession:
+    def need_session(user, sess) -> PracticeSession | GroupSession:
         user = need_user(user)
-        if not isinstance(sess, PracticeSession):
+        if not isinstance(sess, (PracticeSession, GroupSession)):
             raise gr.Error("Start a session first.")
         if sess.row.user_id != user.id:  # e.g. someone signed in again as another user
             raise gr.Error("That session is not yours.")
@@ -188,21 +221,32 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         if sc:
             goals = "".join(f"<li>{esc(g.description)}</li>" for g in sc.goals)
             brief = f"<p>{esc(sc.summary)}</p><p><b>Goals</b></p><ul>{goals}</ul>"
+            if sc.is_group:
+                stages = " &rarr; ".join(esc(STAGE_TITLES[x]) for x in sc.stage_ids)
+                brief += (f"<p><b>You facilitate.</b> Stages: {stages}. Speak to someone by name (or pick them "
+                          "under <i>Speak to</i>), move on with <i>Next stage</i>"
+                          + (", and pass the talking piece round the circle" if sc.format == "circle" else "")
+                          + ". Everyone hears everything that is said.</p>")
         return gr.update(choices=choices, value=choices[0][1] if choices else None), brief
 
     def start(user, scenario_id, persona_id, level):
         user = need_user(user)
+        seed = int.from_bytes(os.urandom(2), "big")
         try:
-            sess = PracticeSession.start(store, library, user.id, scenario_id, persona_id, level,
-                                         seed=int.from_bytes(os.urandom(2), "big"), analyzer=analyzer)
+            if persona_id == GROUP:
+                sess = GroupSession.start(store, library, user.id, scenario_id, level, seed=seed, analyzer=analyzer)
+            else:
+                sess = PracticeSession.start(store, library, user.id, scenario_id, persona_id, level,
+                                             seed=seed, analyzer=analyzer)
         except (KeyError, ValueError) as exc:
             raise gr.Error(str(exc).strip("'\""))
-        trust = None if level == "assessment" else sess.state.trust
+        trust = None if level == "assessment" or isinstance(sess, GroupSession) else sess.state.trust
         return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
 
     def open_assessments(user):
         need_user(user)
-        choices = [(f"{a.name} ({a.scenario_id}, {a.persona_id})", a.id) for a in store.assessments()]
+        choices = [(f"{a.name} ({a.scenario_id}, {'the whole group' if a.persona_id == GROUP else a.persona_id})", a.id)
+                   for a in store.assessments()]
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     def start_assessment(user, assessment_id):
@@ -216,8 +260,16 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         gr.Info("Assessment started: no live feedback, and every message counts. Your result comes at the end.")
         return sess, chat_of(sess), "", "", "", None
 
-    def chat_of(sess: PracticeSession) -> list[dict]:
+    def chat_of(sess) -> list[dict]:
         """The conversation as stored (the server's record is the truth, not the browser's copy)."""
+        if isinstance(sess, GroupSession):
+            msgs = [{"role": "assistant", "content": chat_text(
+                f"You are facilitating: {sess.title()}. Open the meeting when you are ready.")}]
+            for t in sess.history():
+                msgs.append({"role": "user", "content": chat_text(t.trainee_text)})
+                msgs += [{"role": "assistant", "content": chat_text(f"{u.get('name', '')}: {u.get('text', '')}")}
+                         for u in t.persona.get("utterances", [])]
+            return msgs
         p = sess.persona
         msgs = [{"role": "assistant", "content": chat_text(f"You are meeting {p.name}, {p.age}. Say hello when you are ready.")}]
         for t in sess.history():
@@ -236,8 +288,9 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             raise gr.Error(f"Your message was not saved: {exc}. Please try again in a moment.")
         chat = chat_of(sess)
         level = sess.row.level
-        trust = None if level == "assessment" else result.reply.state.trust
-        return chat, "", feedback_html(result, sess.persona.name), gauges_html(result.turn.feedback["metrics"], trust, level)
+        group = isinstance(sess, GroupSession)
+        trust = None if level == "assessment" or group else result.reply.state.trust
+        return chat, "", feedback_html(result, ""), gauges_html(result.turn.feedback["metrics"], trust, level)
 
     def rewind(user, sess):
         sess = need_session(user, sess)
@@ -257,7 +310,8 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         choices = []
         for r in rows:
             p = library.personas.get(r.persona_id)
-            name = p.name if p else r.persona_id
+            sc = library.scenarios.get(r.scenario_id)
+            name = p.name if p else (f"the {sc.format}" if sc is not None and r.persona_id == GROUP else r.persona_id)
             choices.append((f"{name}, {r.scenario_id}, started {r.created_at:%Y-%m-%d %H:%M}", r.id))
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
@@ -267,11 +321,11 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
         if row is None or row.user_id != user.id:  # the same answer for "missing", "malformed" and "not yours"
             raise gr.Error("No such session of yours.")
         try:
-            sess = PracticeSession.resume(store, library, session_id, analyzer=analyzer)
+            sess = open_session(store, library, session_id, analyzer=analyzer)
         except KeyError as exc:
             raise gr.Error(str(exc).strip("'\""))
         level = row.level
-        trust = None if level == "assessment" else sess.state.trust
+        trust = None if level == "assessment" or isinstance(sess, GroupSession) else sess.state.trust
         return sess, chat_of(sess), "", gauges_html({}, trust, level), "", None
 
     def end(user, sess):
@@ -291,6 +345,54 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
             head, sep, tail = page.partition("<body>")
             path.write_text(head + sep + result + tail, encoding="utf-8")
         return summary, str(path), None
+
+    def group_view(user, sess):
+        """Show the facilitation controls and the room for a group session; hide them otherwise."""
+        if not isinstance(sess, GroupSession):
+            return gr.update(visible=False), gr.update(), "", gr.update(visible=False)
+        need_session(user, sess)
+        choices = [("Whoever I name (or the stage's next voice)", AUTO), ("The whole group", EVERYONE)]
+        if sess.scenario.format == "circle":
+            choices.insert(0, ("Whoever holds the talking piece", PIECE))
+        choices += [(f"{p.name} ({sess.world.role[pid]})", pid) for pid, p in sess.personas.items()]
+        return (gr.update(visible=True), gr.update(choices=choices, value=sess.addressee),
+                group_panel_html(sess.panel()), gr.update(visible=sess.scenario.format == "circle"))
+
+    def group_panel(user, sess):
+        if not isinstance(sess, GroupSession):
+            return ""
+        return group_panel_html(need_session(user, sess).panel())
+
+    def need_group(user, sess) -> GroupSession:
+        sess = need_session(user, sess)
+        if not isinstance(sess, GroupSession):
+            raise gr.Error("That is for a conference, circle or mediation session.")
+        return sess
+
+    def speak_to(user, sess, target):
+        sess = need_group(user, sess)
+        try:
+            sess.speak_to(target)
+        except MessageRejected as exc:
+            raise gr.Error(exc.hint)
+        return group_panel_html(sess.panel())
+
+    def next_stage(user, sess):
+        sess = need_group(user, sess)
+        try:
+            _stage, tip = sess.next_stage()
+        except MessageRejected as exc:
+            raise gr.Error(exc.hint)
+        return group_panel_html(sess.panel(), tip)
+
+    def pass_piece(user, sess):
+        sess = need_group(user, sess)
+        try:
+            holder = sess.pass_piece()
+        except MessageRejected as exc:
+            raise gr.Error(exc.hint)
+        gr.Info(f"The talking piece passes to {sess.personas[holder].name}.")
+        return group_panel_html(sess.panel())
 
     # layout --------------------------------------------------------------------------------
     with gr.Blocks(title="rjcoach: restorative dialogue practice") as demo:
@@ -344,6 +446,14 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                             gr.Markdown("### Feedback")
                             feedback = gr.HTML()
                             gauges = gr.HTML()
+                            with gr.Column(visible=False) as group_box:
+                                gr.Markdown("### Facilitating")
+                                to_whom = gr.Dropdown([(x, x) for x in (AUTO,)], value=AUTO, label="Speak to",
+                                                      allow_custom_value=True)
+                                with gr.Row():
+                                    stage_btn = gr.Button("Next stage")
+                                    piece_btn = gr.Button("Pass the talking piece")
+                                room = gr.HTML()
                     debrief_box = gr.HTML()
                     report = gr.File(label="Debrief report (HTML)")
                 tabs = build_review_tabs(store, library, user_state, need_user)
@@ -355,16 +465,23 @@ def build_app(store: Store | None = None, library: Library | None = None, analyz
                                        tabs["review"], tabs["cohorts"], tabs["assessments"]], api_name="sign_out")
         scenario.change(pick_scenario, scenario, [persona, brief], api_name="pick_scenario")
         exams_btn.click(open_assessments, user_state, exams, api_name="assessments_open")
+        show_group = dict(fn=group_view, inputs=[user_state, sess_state], outputs=[group_box, to_whom, room, piece_btn], api_name=False)
         exam_btn.click(start_assessment, [user_state, exams], [sess_state, chat, feedback, gauges, debrief_box, report],
-                       api_name="start_assessment")
-        start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="start")
+                       api_name="start_assessment").then(**show_group)
+        start_btn.click(start, [user_state, scenario, persona, level], [sess_state, chat, feedback, gauges, debrief_box, report],
+                        api_name="start").then(**show_group)
         send_evt = dict(fn=send, inputs=[user_state, sess_state, msg], outputs=[chat, msg, feedback, gauges])
-        send_btn.click(**send_evt, api_name="send")
-        msg.submit(**send_evt, api_name=False)
-        again_btn.click(rewind, [user_state, sess_state], [chat, msg], api_name="rewind")
+        refresh_room = dict(fn=group_panel, inputs=[user_state, sess_state], outputs=room, api_name=False)
+        send_btn.click(**send_evt, api_name="send").then(**refresh_room)
+        msg.submit(**send_evt, api_name=False).then(**refresh_room)
+        again_btn.click(rewind, [user_state, sess_state], [chat, msg], api_name="rewind").then(**refresh_room)
+        to_whom.change(speak_to, [user_state, sess_state, to_whom], room, api_name="speak_to")
+        stage_btn.click(next_stage, [user_state, sess_state], room, api_name="next_stage")
+        piece_btn.click(pass_piece, [user_state, sess_state], room, api_name="pass_piece")
         end_btn.click(end, [user_state, sess_state], [debrief_box, report, sess_state], api_name="end")
         mine_btn.click(unfinished, user_state, mine, api_name="my_sessions")
-        resume_btn.click(resume, [user_state, mine], [sess_state, chat, feedback, gauges, debrief_box, report], api_name="resume")
+        resume_btn.click(resume, [user_state, mine], [sess_state, chat, feedback, gauges, debrief_box, report],
+                         api_name="resume").then(**show_group)
     demo.queue(default_concurrency_limit=max(1, int(concurrency)))
     return demo
 
