@@ -107,9 +107,9 @@ def shares_svg(fac: Facilitation) -> str:
         rows.append(f'<text x="0" y="{y + 15}" font-size="12">{_e(fac.participants[pid])}</text>'
                     f'<rect x="{pad}" y="{y}" width="{width:.1f}" height="{bar}" fill="{PALETTE[i % len(PALETTE)]}"/>'
                     f'<text x="{pad + width + 6:.1f}" y="{y + 15}" font-size="12">{share * 100:.0f}% '
-                    f'({fac.lines.get(pid, 0)} turns)</text>')
+                    f'({fac.lines.get(pid, 0)} {"line" if fac.lines.get(pid, 0) == 1 else "lines"})</text>')
     x_even = pad + (w - pad - 60) * even / top
-    return (f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="speaking shares">{"".join(rows)}'
+    return (f'<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px" role="img" aria-label="speaking shares">{"".join(rows)}'
             f'<line x1="{x_even:.1f}" y1="0" x2="{x_even:.1f}" y2="{h - 16}" stroke="#555" stroke-dasharray="4"/>'
             f'<text x="{x_even + 4:.1f}" y="{h - 4}" font-size="10" fill="#555">even share</text></svg>')
 
@@ -139,7 +139,7 @@ def trust_lines_svg(d: Debrief) -> str:
         if t["accusatory"]:
             out.append(f'<circle cx="{x:.1f}" cy="{h - pad + 8}" r="4" fill="#c0392b"><title>accusatory message, turn {t["position"]}</title></circle>')
         prev = t["stage"]
-    return (f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="trust per message, everyone">{"".join(legend)}'
+    return (f'<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px" role="img" aria-label="trust per message, everyone">{"".join(legend)}'
             f'{"".join(out)}<text x="{pad}" y="{h - 4}" font-size="10" fill="#666">dashed: a new stage; red dot: an '
             f'accusatory message</text></svg>')
 

@@ -92,10 +92,11 @@ def group_panel_html(panel: dict, tip=None) -> str:
     for p in panel["people"]:
         state = p["state"]
         trust = f"; trust {state['trust']:.2f}" if state else ""
-        mark = " &#9995; waiting" if p["waiting"] else ""
-        piece = " &#129717; holds the piece" if panel.get("piece") == p["id"] else ""
-        people.append(f"<li><b>{esc(p['name'])}</b> ({esc(p['role'])}): spoke {p['spoken']} times, "
-                      f"{p['spoken_in_stage']} in this stage{esc(trust)}{mark}{piece}</li>")
+        mark = " &middot; <i>waiting to be heard in this stage</i>" if p["waiting"] else ""
+        piece = " &middot; <b>holds the talking piece</b>" if panel.get("piece") == p["id"] else ""
+        times = lambda n: "once" if n == 1 else f"{n} times"  # noqa: E731
+        people.append(f"<li><b>{esc(p['name'])}</b> ({esc(p['role'])}): spoke {times(p['spoken'])}, "
+                      f"{times(p['spoken_in_stage'])} in this stage{esc(trust)}{mark}{piece}</li>")
     items = "".join(f"<li>{'&#10003;' if i['agreed'] else '&#9744;'} {esc(i['description'])}</li>" for i in panel["agreement"])
     agreed = sum(i["agreed"] for i in panel["agreement"])
     head = f"<div class='rj-tip'><b>Tip:</b> {esc(tip.text)}</div>" if tip is not None else ""

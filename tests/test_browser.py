@@ -66,7 +66,7 @@ def test_practice_session_in_a_real_browser(page):
     page.screenshot(path=str(OUT / "01-signed-in.png"))
 
     visible(page, "Scenario").click()
-    page.get_by_role("option", name="Graffiti on a family bakery").click()
+    page.get_by_role("option", name="Graffiti on a family bakery", exact=True).click()
     page.get_by_text("Goals").first.wait_for()
     page.get_by_role("button", name="Start session").click()
     page.get_by_text("You are meeting Rana Haddad").wait_for()
@@ -165,7 +165,7 @@ def test_markup_in_a_persona_file_stays_inert_in_the_browser(page, tmp_path):
         page.get_by_role("button", name="Sign in").click()
         page.get_by_text("Signed in as").wait_for()
         visible(page, "Scenario").click()
-        page.get_by_role("option", name="Graffiti on a family bakery").click()
+        page.get_by_role("option", name="Graffiti on a family bakery", exact=True).click()
         visible(page, "Who you will speak with").click()
         page.get_by_role("option").filter(has_text="Rana").first.click()
         page.get_by_role("button", name="Start session").click()
@@ -179,3 +179,32 @@ def test_markup_in_a_persona_file_stays_inert_in_the_browser(page, tmp_path):
         page.close()
     finally:
         demo.close()
+
+
+def test_facilitating_a_conference_in_a_real_browser(page):
+    """The signed-in admin facilitates the bakery conference: the room panel, speaking to someone by
+    name, the next stage with its tip, and a debrief with facilitation figures."""
+    page.get_by_role("tab", name="Practice").click()
+    visible(page, "Scenario").click()
+    page.get_by_role("option", name="conference", exact=False).first.click()
+    page.get_by_text("You facilitate.").wait_for()
+    page.get_by_role("button", name="Start session").click()
+    page.get_by_text("You are facilitating").wait_for()
+    page.get_by_text("In the room", exact=True).wait_for()
+    before = page.locator("[data-testid='bot']").count()
+    lines = ["Welcome, everyone. The ground rules: one person speaks at a time, and anyone can ask for a break.",
+             "Jayden, can you tell us what happened that night?",
+             "So you were with the older lads, and it went further than you meant."]
+    for line in lines:
+        visible(page, "Your message").fill(line)
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_function("n => document.querySelectorAll('[data-testid=\"bot\"]').length > n", arg=before)
+        page.get_by_role("button", name="Send").wait_for()
+        before = page.locator("[data-testid='bot']").count()
+    page.get_by_text("Jayden Price:").first.wait_for()
+    page.get_by_role("button", name="Next stage").click()
+    page.locator(".rj-now", has_text="The responsible party's account").wait_for()
+    page.screenshot(path=str(OUT / "07-conference.png"), full_page=True)
+    page.get_by_role("button", name="End session").click()
+    page.get_by_text("Speaking shares").first.wait_for()
+    page.screenshot(path=str(OUT / "08-conference-debrief.png"), full_page=True)

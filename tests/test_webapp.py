@@ -239,7 +239,7 @@ def test_passing_the_talking_piece_in_a_circle(app):
     chat, _, _, _ = c.predict("Thank you all for coming. Could each of you say how you are arriving tonight?", api_name="/send")
     first = text_of(chat[-1])
     room = c.predict(api_name="/pass_piece")
-    assert "holds the piece" in room
+    assert "holds the talking piece" in room
     chat, _, _, _ = c.predict("Thank you. And you?", api_name="/send")
     last = store.turns(next(r.id for r in store.all_sessions() if r.scenario_id == "corner_shop_circle"))
     assert last[0].persona["utterances"][0]["persona_id"] == order[0]
