@@ -34,7 +34,7 @@ OVERHEAR_WEIGHT = 0.5
 SUPPORTER_BLAME_WEIGHT = 0.6
 """A parent hearing their child blamed feels it nearly as much as the child."""
 PROPOSAL_SIMILARITY = 0.55
-APOLOGY_INVITE_SIMILARITY = 0.6
+APOLOGY_INVITE_SIMILARITY = 0.7
 REBUKE_TRUST = 0.45
 """A supporter who trusts the process at least this much holds their own person to account."""
 APOLOGY_PROMPTS = (
@@ -129,25 +129,54 @@ def aliases(personas: list[Persona]) -> dict[str, str]:
     return out
 
 
-def named(text: str, names: dict[str, str]) -> str | None:
-    """Who a message speaks to by name: a name at the start or end set off by a comma (the
-    vocative: "Jayden, ...", "..., Rana?"), else the first person named; None if nobody is."""
+def _mentions(text: str, names: dict[str, str]) -> list[tuple[int, int, int, str]]:
     low = text.lower()
     found = []
     for alias, pid in names.items():
         for m in re.finditer(rf"(?<![\w']){re.escape(alias)}(?![\w'])", low):
             found.append((m.start(), -len(alias), m.end(), pid))
-    if not found:
-        return None
-    found.sort()
+    return sorted(found)
+
+
+def vocative(text: str, names: dict[str, str]) -> str | None:
+    """Whom a message is said to by name: a name at the start or end set off by a comma
+    ("Jayden, ...", "..., Rana?"); None if no name is set off like that."""
+    low = text.lower()
     stripped = low.strip()
-    for start, _neg, end, pid in found:
+    for start, _neg, end, pid in _mentions(text, names):
         before, after = low[:start].strip(), low[end:].strip()
         if (not before or before in ("so", "and", "ok", "okay", "right", "thanks", "thank you")) and after[:1] in (",", "?", ".", "!", "-", ""):
             return pid
         if before.endswith(",") and after in ("", "?", ".", "!") and stripped.endswith(after):
             return pid
-    return found[0][3]
+    return None
+
+
+def without_names(text: str, names: dict[str, str], word: str = "you") -> str:
+    """A message with these names taken out (a vocative dropped, other mentions made ``word``), for
+    matching by meaning: a short message and a prompt that share a name otherwise look alike to the
+    encoder ("Nadia, can you tell us your side of it?" and "Nadia, what would you like to say to Brian?")."""
+    spans, last = [], -1
+    for start, _neg, end, _pid in _mentions(text, names):  # longest first at each place, no overlaps
+        if start >= last:
+            spans.append((start, end))
+            last = end
+    out = text
+    for start, end in reversed(spans):
+        out = out[:start] + "\x00" + out[end:]
+    out = re.sub(r"^\s*((?:so|and|ok|okay|right|thanks|thank you)\s+)?\x00\s*[,\-]\s*", lambda m: m.group(1) or "", out,
+                 flags=re.I)
+    out = re.sub(r",\s*\x00\s*([?.!]?)\s*$", r"\1", out)
+    return out.replace("\x00", word).strip()
+
+
+def named(text: str, names: dict[str, str]) -> str | None:
+    """Who a message speaks to by name: the vocative (see :func:`vocative`), else the first person
+    named; None if nobody is."""
+    found = _mentions(text, names)
+    if not found:
+        return None
+    return vocative(text, names) or found[0][3]
 
 
 class PromptIndex:
@@ -211,7 +240,11 @@ class GroupWorld:
         self.names = aliases([self.personas[p] for p in self.roster])
         self.order = list(self.scenario.circle_order)
         sub = {"responsible": self.first(self.responsible), "harmed": self.first(self.harmed)}
-        invites = [p.format(**sub) for p in APOLOGY_PROMPTS] + list(self.parts[self.responsible].apology.prompts)
+        # Matched without the responsible party's name, which every invitation starts with: with it,
+        # any question put to them by name looks like an invitation to apologise.
+        self.responsible_names = {a: p for a, p in self.names.items() if p == self.responsible}
+        invites = [without_names(p.format(**sub), self.responsible_names)
+                   for p in APOLOGY_PROMPTS + tuple(self.parts[self.responsible].apology.prompts)]
         self.apology_index = _prompt_index(("apology", self.scenario.id, tuple(invites)), ["apology"] * len(invites), invites)
         items = self.scenario.agreement.items
         keys = [i.id for i in items for _ in i.prompts]
@@ -305,15 +338,21 @@ class GroupWorld:
         """The room's answer to one facilitator message (its rubric labels from the analyser)."""
         self._turn += 1
         accusatory = bool(labels & ACCUSATORY)
-        proposal = None
+        proposal, item_sim = None, 0.0
         if not accusatory and self.stage in ("what_needs_to_happen", "agreement"):
-            item, sim = self.item_index.best(text)
-            if item is not None and sim >= PROPOSAL_SIMILARITY:
+            item, item_sim = self.item_index.best(text)
+            if item is not None and item_sim >= PROPOSAL_SIMILARITY:
                 proposal = item
         invite = False
-        if not accusatory and proposal is None:
-            _, sim = self.apology_index.best(text)
-            invite = sim >= APOLOGY_INVITE_SIMILARITY
+        said_to = vocative(text, self.names)
+        # A message said to someone else by name ("Rana, how has this affected you?") is theirs,
+        # however close its words come to an invitation to apologise to them.
+        if not accusatory and said_to in (None, self.responsible):
+            _, sim = self.apology_index.best(without_names(text, self.responsible_names))
+            # Both may match (the names are in both): the closer reading wins.
+            invite = sim >= APOLOGY_INVITE_SIMILARITY and (proposal is None or sim > item_sim)
+            if invite:
+                proposal = None
         addressed, how = self.resolve(text, to, labels)
         if invite and to in (None, AUTO, PIECE, self.responsible):
             addressed, how = self.responsible, "apology"
@@ -419,7 +458,10 @@ class GroupWorld:
                 continue
             if ln.kind == "apology" and pid == self.harmed:
                 continue  # the harmed party's answer is an interjection of its own (below)
-            agent.state = hear_line(agent.persona, agent.state, key, self.relation(pid, ln.persona_id))
+            relation = self.relation(pid, ln.persona_id)
+            if ln.kind == "wider_harm":  # the community speaks to the harm: it sinks in on the responsible side
+                relation = {"responsible": "other", "harmed": "own"}.get(self.side(pid), "neutral")
+            agent.state = hear_line(agent.persona, agent.state, key, relation)
 
     def _interjection(self, main: Line, addressed: str, accusatory: bool) -> Line | None:
         """At most one other voice per exchange, in this order: the harmed party answering an apology;

@@ -194,7 +194,8 @@ class GroupSession:
             None if addressed == EVERYONE else w.role[addressed],
             "the group" if addressed == EVERYONE else w.first(addressed),
             tuple(w.first(p) for p in w.roster if speakers is not None and w.role[p] in speakers),
-            tuple(w.first(p) for p in w.roster if not w.spoken[p] and w.role[p] in self._due_roles()),
+            # (the person this message invites is about to be heard)
+            tuple(w.first(p) for p in w.roster if not w.spoken[p] and w.role[p] in self._due_roles() and p != addressed),
             len(in_stage) + 1,
             any("summary" in t.analysis.get("labels", []) for t in in_stage),
             len(history) + 1)
