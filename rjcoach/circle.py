@@ -29,8 +29,10 @@ from rjcoach.persona_schema import GROUP, Persona, Reply, Scenario  # noqa: F401
 EVERYONE = "everyone"
 PIECE = "piece"
 AUTO = "auto"
-OVERHEAR_WEIGHT = 0.5
-"""How much of a message to someone else moves a bystander (a message to everyone: all of it)."""
+OVERHEAR_WEIGHT = 0.4
+"""How much of a message to someone else moves a bystander."""
+GROUP_WEIGHT = 0.6
+"""How much a message to the whole room moves each person: less personal than words said to them."""
 SUPPORTER_BLAME_WEIGHT = 0.6
 """A parent hearing their child blamed feels it nearly as much as the child."""
 PROPOSAL_SIMILARITY = 0.55
@@ -361,8 +363,10 @@ class GroupWorld:
         # Everyone hears the facilitator.
         supporter = self.supporter_of(addressed) if addressed != EVERYONE else None
         for pid, agent in self.agents.items():
-            if addressed == EVERYONE or pid == addressed:
+            if pid == addressed:
                 weight = 1.0
+            elif addressed == EVERYONE:
+                weight = GROUP_WEIGHT
             elif accusatory and pid == supporter:
                 weight = SUPPORTER_BLAME_WEIGHT
             else:

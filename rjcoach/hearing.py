@@ -76,7 +76,11 @@ def apology_wording(text: str, labels: frozenset[str] = frozenset()) -> ApologyW
 
 
 def _move(persona: Persona, state: PersonaState, kind: str, trust: float, distress: float, defensive: float) -> PersonaState:
+    """Apply one heard effect, times the persona's sensitivity; trust is earned as slowly as from the
+    facilitator (harder personas warm more slowly, and more slowly near the top)."""
     k = getattr(persona.sensitivity, kind)
+    if trust > 0:
+        trust *= (1.15 - 0.15 * persona.difficulty) * (1.0 - state.trust * 0.5)
     return replace(state, trust=clamp(state.trust + trust * k), distress=clamp(state.distress + distress * k),
                    defensiveness=clamp(state.defensiveness + defensive * k))
 

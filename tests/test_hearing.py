@@ -23,6 +23,11 @@ def rana(lib):
     return lib.personas["rana_haddad"]
 
 
+def damp(p, state) -> float:
+    """Trust gains are damped as from the facilitator: harder personas, and higher trust, gain less."""
+    return (1.15 - 0.15 * p.difficulty) * (1.0 - 0.5 * state.trust)
+
+
 def start(p) -> PersonaState:
     return PersonaState(p.start.trust, p.start.distress, p.start.defensiveness)
 
@@ -93,7 +98,7 @@ def test_the_same_words_raise_or_lower_the_harmed_partys_trust(rana):
     assert bad.trust < s.trust and bad.defensiveness > s.defensiveness and bad.distress > s.distress
     assert answer == "rejects"
     # by hand: openness 1 - 0.6 * 0.5 = 0.7; trust + (0.06 + 0.12 * 0.7) * restorative 1.0
-    assert good.trust == pytest.approx(s.trust + 0.06 + 0.12 * 0.7)
+    assert good.trust == pytest.approx(s.trust + (0.06 + 0.12 * 0.7) * damp(rana, s))
     # flat: trust - (0.10 + 0.06 * distress 0.6) * accusatory 1.3
     assert bad.trust == pytest.approx(s.trust - (0.10 + 0.06 * 0.6) * 1.3)
 
@@ -121,7 +126,7 @@ def test_answers_accepts_doubts_rejects(rana):
     assert low.defensiveness >= 0.6 and answer == "doubts"
     # half: a start, always doubted, a small gain
     after, answer = hear_apology(rana, replace(s, trust=0.8, defensiveness=0.0), half)
-    assert answer == "doubts" and after.trust == pytest.approx(0.8 + 0.03)
+    assert answer == "doubts" and after.trust == pytest.approx(0.8 + 0.03 * damp(rana, replace(s, trust=0.8)))
     # flat: rejected even by someone who trusts the process
     after, answer = hear_apology(rana, replace(s, trust=0.9, defensiveness=0.0), flat)
     assert answer == "rejects" and after.trust < 0.9
@@ -140,7 +145,8 @@ def test_hear_apology_respects_the_personas_sensitivity(lib):
     rana, brian = lib.personas["rana_haddad"], lib.personas["brian_hale"]
     s = PersonaState(0.3, 0.5, 0.5)
     w = apology_wording(WELL_WORDED)
-    assert hear_apology(brian, s, w)[0].trust - 0.3 == pytest.approx((hear_apology(rana, s, w)[0].trust - 0.3) * 1.1)
+    ratio = 1.1 * damp(brian, s) / damp(rana, s)  # Brian is also harder (3) than Rana (2)
+    assert hear_apology(brian, s, w)[0].trust - 0.3 == pytest.approx((hear_apology(rana, s, w)[0].trust - 0.3) * ratio)
 
 
 def test_hear_apology_keeps_the_rest_of_the_state(rana):
@@ -195,7 +201,7 @@ def test_a_supporter_defending_hardens_the_other_side_and_backs_their_own(lib, r
     assert other.defensiveness == pytest.approx(r.defensiveness + 0.05 * 1.3)
     assert other.distress == pytest.approx(r.distress + 0.02 * 1.3)
     # own person: empathy sensitivity (Jayden 0.8)
-    assert own.trust == pytest.approx(j.trust + 0.02 * 0.8)
+    assert own.trust == pytest.approx(j.trust + 0.02 * 0.8 * damp(jayden, j))
     assert own.defensiveness == pytest.approx(j.defensiveness - 0.03 * 0.8)
 
 
@@ -204,7 +210,7 @@ def test_a_supporter_rebuking_their_own_reassures_the_other_side(lib, rana):
     r, j = start(rana), start(jayden)
     other = hear_line(rana, r, "rebukes", "other")
     own = hear_line(jayden, j, "rebukes", "own")
-    assert other.trust == pytest.approx(r.trust + 0.04 * 1.2)  # Rana's empathy sensitivity 1.2
+    assert other.trust == pytest.approx(r.trust + 0.04 * 1.2 * damp(rana, r))  # Rana's empathy sensitivity 1.2
     assert other.defensiveness < r.defensiveness
     # the rebuked person's trust stays, but it stings (accusatory sensitivity 1.6)
     assert own.trust == j.trust
