@@ -266,8 +266,10 @@ class GroupSession:
                 raise MessageRejected("This session has ended.")
             if self.row.assessment_id is not None:
                 raise MessageRejected("An assessment counts every message as said: taking one back is not available.")
+            stage = self.world.stage
             undone = self.store.rewind_last(self.row.id)
             self._replay(self.history())
+            self.world.set_stage(stage)  # taking a message back does not undo moving on to this stage
             return undone
 
     def facilitation(self, turns: list[StoredTurn] | None = None):

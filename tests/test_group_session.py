@@ -233,6 +233,15 @@ def test_rewind_takes_back_the_last_exchange(conference, store):
     assert len(conference.history()) == 2
 
 
+def test_taking_back_the_first_message_of_a_stage_keeps_the_stage(conference):
+    conference.turn("Welcome, everyone. One person speaks at a time.")
+    conference.next_stage()
+    conference.turn("Jayden, can you tell us what happened that night?")
+    conference.rewind()
+    assert conference.stage == "responsible_account"
+    assert conference.turn("Jayden, what happened that night?").exchange.stage == "responsible_account"
+
+
 def test_a_failed_write_leaves_the_room_unchanged(conference, store, monkeypatch):
     conference.turn("Jayden, can you tell us what happened that night?")
     states = conference.world.states
