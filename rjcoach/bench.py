@@ -236,6 +236,22 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                 "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
                 "turns_per_s": len(latencies) / wall,
             }
+        # A facilitated conference, one session: every message is heard by four people, and the
+        # apology invitation and agreement items are matched as well as the topics.
+        from rjcoach.group_session import GroupSession
+
+        timed = _TimedAnalyzer(batched)
+        group = GroupSession.start(store, library, uid, "graffiti_bakery_conference", seed=1, analyzer=timed)
+        latencies = []
+        for line in TURN_SCRIPT[:turns]:
+            t = time.perf_counter()
+            group.turn(line)
+            latencies.append((time.perf_counter() - t) * 1000)
+        res["group"] = {"sessions": 1, "turns": len(latencies), "p50_ms": statistics.median(latencies),
+                        "p95_ms": _percentile(latencies, 95), "max_ms": max(latencies),
+                        "analyser_p50_ms": statistics.median(timed.times),
+                        "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
+                        "turns_per_s": len(latencies) / (sum(latencies) / 1000)}
     torch.set_num_threads(threads_before)
     embeddings.CACHE_SIZE = cache_before
     out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine,")
@@ -247,6 +263,8 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
         label = f"{mode} ({r['sessions']} session{'s' if r['sessions'] > 1 else ''})"
         if mode == "paced":
             label = f"paced ({r['sessions']} sessions)"
+        if mode == "group":
+            label = "conference (1 session)"
         out(f"{label:26s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['max_ms']:8.1f} {r['turns_per_s']:8.1f} {r['analyser_share'] * 100:14.0f}%")
     for mode in ("concurrent", "paced"):
         goal = res[mode]["p95_ms"]

@@ -23,3 +23,4 @@ def test_turn_bench_prints_single_and_concurrent_figures():
     assert "analyser share" in text and "p95" in text
     assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4 and res["paced"]["turns"] == 4
     assert 0 < res["concurrent"]["analyser_share"] <= 1
+    assert res["group"]["turns"] == 2 and "conference (1 session)" in text
