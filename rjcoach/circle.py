@@ -13,7 +13,6 @@ participant's apology with the analyser so that its wording is judged by the rub
 """
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ import numpy as np
 
 from rjcoach.hearing import apology_wording, hear_apology, hear_line, line_kind
 from rjcoach.labels import ACCUSATORY
-from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaState, update_state
+from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaState, pick_unused, update_state
 from rjcoach.persona_schema import GROUP, Persona, Reply, Scenario  # noqa: F401 (GROUP re-exported)
 
 EVERYONE = "everyone"
@@ -109,6 +108,17 @@ class Exchange:
                 "agreed": list(self.agreed), "proposal": self.proposal,
                 "utterances": [ln.as_dict() for ln in self.lines],
                 "states": {pid: st.as_dict() for pid, st in self.states.items()}}
+
+
+def side_of(scenario: Scenario, pid: str) -> str:
+    """'harmed', 'responsible' or 'neutral': whose side a roster person is on in the room (a parent
+    or supporter is on the side of the person they are there for)."""
+    roles = {r.persona: r.role for r in scenario.roster}
+    if roles[pid] in ("harmed", "responsible"):
+        return roles[pid]
+    part = (scenario.participants or {}).get(pid)
+    sup = part.supports if part is not None else None
+    return roles[sup] if sup and roles.get(sup) in ("harmed", "responsible") else "neutral"
 
 
 def aliases(personas: list[Persona]) -> dict[str, str]:
@@ -259,11 +269,7 @@ class GroupWorld:
         return words[1] if words[0].lower() in TITLES and len(words) > 1 else words[0]
 
     def side(self, pid: str) -> str:
-        """'harmed', 'responsible' or 'neutral': whose side a person is on in the room."""
-        if self.role[pid] in ("harmed", "responsible"):
-            return self.role[pid]
-        sup = self.parts[pid].supports
-        return self.role[sup] if sup and self.role.get(sup) in ("harmed", "responsible") else "neutral"
+        return side_of(self.scenario, pid)
 
     def relation(self, listener: str, speaker: str) -> str:
         if self.parts[listener].supports == speaker or self.parts[speaker].supports == listener:
@@ -402,14 +408,7 @@ class GroupWorld:
 
     # the lines --------------------------------------------------------------------------------
     def _pick(self, key: str, replies: list[Reply]) -> Reply:
-        order = self._used.get(key)
-        if not order:
-            rng = random.Random(f"{self.seed}:{self.scenario.id}:{key}:{self._turn}")
-            order = list(range(len(replies)))
-            rng.shuffle(order)
-        idx = order.pop(0)
-        self._used[key] = order
-        return replies[idx]
+        return pick_unused(self._used, key, replies, f"{self.seed}:{self.scenario.id}:{key}:{self._turn}")
 
     def _line(self, pid: str, reply: Reply, kind: str, **extra) -> Line:
         return Line(pid, self.personas[pid].name, reply.text, reply.emotion, kind, **extra)

@@ -21,7 +21,7 @@ from rjcoach.coach import Feedback, PriorTurn, Tip, coach
 from rjcoach.facilitation import StageView, facilitation, facilitation_tip, move_on_tip, neutrality_note
 from rjcoach.labels import ACCUSATORY
 from rjcoach.persona_loader import Library
-from rjcoach.session import MessageRejected, check_message, feedback_dict
+from rjcoach.session import MessageRejected, check_message, check_rewind, feedback_dict
 from rjcoach.store import PracticeSessionRow, Store, StoredTurn
 
 
@@ -262,10 +262,7 @@ class GroupSession:
     def rewind(self) -> StoredTurn | None:
         """'Try that again': the last exchange leaves the conversation but stays in the record."""
         with self._lock:
-            if self.row.status != "active":
-                raise MessageRejected("This session has ended.")
-            if self.row.assessment_id is not None:
-                raise MessageRejected("An assessment counts every message as said: taking one back is not available.")
+            check_rewind(self.row)
             stage = self.world.stage
             undone = self.store.rewind_last(self.row.id)
             self._replay(self.history())
@@ -310,20 +307,11 @@ def _with(fb: Feedback, **changes) -> Feedback:
 
 def group_facilitation(scenario, personas: dict, turns: list[StoredTurn]):
     """The facilitation figures of a group session's live turns."""
-    from rjcoach.circle import GroupWorld
+    from rjcoach.circle import side_of
 
     live = [t for t in turns if not t.rewound]
     roster = [r.persona for r in scenario.roster]
     roles = {r.persona: r.role for r in scenario.roster}
-    parts = scenario.participants or {}
-
-    def side(pid):
-        if roles[pid] in ("harmed", "responsible"):
-            return roles[pid]
-        sup = parts[pid].supports if pid in parts else None
-        return roles[sup] if sup and roles.get(sup) in ("harmed", "responsible") else "neutral"
-
-    del GroupWorld
     names = {p: personas[p].name if p in personas else p for p in roster}
-    return facilitation(live, names, roles, {p: side(p) for p in roster}, STAGE_TITLES, STAGE_SPEAKERS,
-                        scenario.agreement.required)
+    sides = {p: side_of(scenario, p) for p in roster}
+    return facilitation(live, names, roles, sides, STAGE_TITLES, STAGE_SPEAKERS, scenario.agreement.required)

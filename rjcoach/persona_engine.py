@@ -108,6 +108,19 @@ class PersonaAgent(Protocol):
     def act(self) -> PersonaTurn: ...
 
 
+def pick_unused(used: dict[str, list[int]], key: str, replies: list[Reply], seed: str) -> Reply:
+    """Next unused reply of ``key`` in a seeded order (kept in ``used``); a list starts again, in a
+    fresh order from ``seed``, only when used up."""
+    order = used.get(key)
+    if not order:
+        rng = random.Random(seed)
+        order = list(range(len(replies)))
+        rng.shuffle(order)
+    idx = order.pop(0)
+    used[key] = order
+    return replies[idx]
+
+
 def clamp(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
@@ -240,15 +253,7 @@ class EmbeddedPersona:
         return self._turn(self._pick(f"{topic}:{variant}", replies), topic, None, variant, sim)
 
     def _pick(self, key: str, replies: list[Reply]) -> Reply:
-        """Next unused reply in a seeded order; a list starts again only when used up."""
-        order = self._used.get(key)
-        if not order:
-            rng = random.Random(f"{self.seed}:{self.persona.id}:{key}:{self.state.turn}")
-            order = list(range(len(replies)))
-            rng.shuffle(order)
-        idx = order.pop(0)
-        self._used[key] = order
-        return replies[idx]
+        return pick_unused(self._used, key, replies, f"{self.seed}:{self.persona.id}:{key}:{self.state.turn}")
 
     def _turn(self, reply: Reply, topic: str, disclosure: str | None, variant: str, sim: float) -> PersonaTurn:
         return PersonaTurn(self.persona.id, reply.text, reply.emotion, topic, disclosure, variant, self.state, round(sim, 4))

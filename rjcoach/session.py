@@ -42,6 +42,14 @@ def check_message(text: object) -> str:
     return text
 
 
+def check_rewind(row: PracticeSessionRow) -> None:
+    """MessageRejected unless the last exchange of this session may be taken back."""
+    if row.status != "active":
+        raise MessageRejected("This session has ended.")
+    if row.assessment_id is not None:
+        raise MessageRejected("An assessment counts every message as said: taking one back is not available.")
+
+
 @dataclass(frozen=True)
 class TurnResult:
     turn: StoredTurn
@@ -166,10 +174,7 @@ class PracticeSession:
     def rewind(self) -> StoredTurn | None:
         """'Try that again': the last exchange leaves the conversation but stays in the record."""
         with self._lock:
-            if self.row.status != "active":
-                raise MessageRejected("This session has ended.")
-            if self.row.assessment_id is not None:
-                raise MessageRejected("An assessment counts every message as said: taking one back is not available.")
+            check_rewind(self.row)
             undone = self.store.rewind_last(self.row.id)
             self._replay(self.history())
             return undone
