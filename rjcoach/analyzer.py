@@ -53,8 +53,13 @@ class RubricComponent:
         self.name = name
         self.batch_size = batch_size
         self.rules = RuleCues(nlp.vocab)
+        from rjcoach.precision import dtype
+
         self.model, self.cfg = load_model(Path(model_dir) if model_dir else None)
+        self.model.encoder.to(dtype())  # weights are checked before this; the head stays float32
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer fails ("Already borrowed") if two
+        # threads set its padding and truncation at once; several batch workers share this one
         self.platt_a = np.asarray(self.cfg.platt_a, dtype=np.float64)
         self.platt_b = np.asarray(self.cfg.platt_b, dtype=np.float64)
         self.thresholds = np.asarray(self.cfg.thresholds, dtype=np.float64)
@@ -100,14 +105,15 @@ class RubricComponent:
         from rjcoach.rules import label_features
 
         torch = self._torch
-        enc = self.tokenizer(
-            list(texts),
-            [c or "" for c in contexts],
-            padding=True,
-            truncation="longest_first",
-            max_length=self.cfg.max_tokens,
-            return_tensors="pt",
-        )
+        with self._tokenizer_lock:
+            enc = self.tokenizer(
+                list(texts),
+                [c or "" for c in contexts],
+                padding=True,
+                truncation="longest_first",
+                max_length=self.cfg.max_tokens,
+                return_tensors="pt",
+            )
         feats = torch.tensor([label_features(h) for h in hits], dtype=torch.float32)
         with torch.inference_mode():
             out = self.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], feats)

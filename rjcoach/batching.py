@@ -1,8 +1,9 @@
 """Micro-batching for many concurrent sessions: one batched forward pass instead of many single ones.
 
 Threads that ask at about the same time are served together: the first caller waits at most
-``window_ms`` for others to join, then one worker thread runs the whole batch. With one user it
-costs at most the window; with many it turns contention into throughput.
+``window_ms`` for others to join, then a worker thread runs the whole batch (a batcher may have
+several workers, so a new batch can start while another computes). With one user it costs at most
+the window; with many it turns contention into throughput.
 """
 from __future__ import annotations
 
@@ -20,20 +21,27 @@ class MicroBatcher(Generic[In, Out]):
     """Calls ``run_many(items) -> results`` (same order) for requests that arrive together."""
 
     def __init__(self, run_many: Callable[[list[In]], Sequence[Out]], window_ms: float = 4.0,
-                 max_batch: int = 32, name: str = "rjcoach-batcher") -> None:
+                 max_batch: int = 32, name: str = "rjcoach-batcher", workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.run_many = run_many
         self.window = window_ms / 1000.0
         self.max_batch = max_batch
         self._pending: list[tuple[In, Future]] = []
         self._wake = threading.Condition(threading.Lock())
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        for k in range(workers):  # more than one: a batch can start while another is computing
+            threading.Thread(target=self._run, name=f"{name}-{k}", daemon=True).start()
 
-    def __call__(self, item: In) -> Out:
+    def submit(self, item: In) -> Future:
+        """Queue ``item`` and return at once; the future holds its result when its batch is done."""
         fut: Future = Future()
         with self._wake:
             self._pending.append((item, fut))
             self._wake.notify()
-        return fut.result()
+        return fut
+
+    def __call__(self, item: In) -> Out:
+        return self.submit(item).result()
 
     def _run(self) -> None:
         while True:
@@ -42,6 +50,8 @@ class MicroBatcher(Generic[In, Out]):
                     self._wake.wait()
                 self._wake.wait(timeout=self.window)  # let concurrent callers join
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            if not batch:  # another worker took them
+                continue
             try:
                 results = self.run_many([item for item, _ in batch])
                 for (_, fut), res in zip(batch, results):
@@ -52,14 +62,20 @@ class MicroBatcher(Generic[In, Out]):
                         fut.set_exception(exc)
 
 
+ANALYSER_WORKERS = 2
+"""Batches the analyser can have under way at once. The parse and rules of one batch hold the
+interpreter lock while the forward pass of another runs on the other core; with one worker, 10
+sessions sending without pause queued behind it (``rjcoach bench``, docs/load.md)."""
+
+
 class BatchingAnalyzer:
     """The analyser behind a micro-batcher; bad input still fails in the caller's own thread."""
 
-    def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32) -> None:
+    def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32, workers: int = ANALYSER_WORKERS) -> None:
         self.inner = inner
         self._batch = MicroBatcher(
             lambda items: inner.analyze_many([t for t, _ in items], [c for _, c in items], batch_size=max_batch),
-            window_ms, max_batch, "rjcoach-analyse",
+            window_ms, max_batch, "rjcoach-analyse", workers,
         )
 
     def analyze(self, text: str, context: str | None = None) -> Analysis:

@@ -86,7 +86,10 @@ def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
     from transformers import RobertaConfig, RobertaModel
 
     torch.manual_seed(0)
-    roberta = RobertaModel(RobertaConfig()).eval()  # roberta-base shape, random weights
+    from rjcoach.precision import dtype, precision
+
+    # roberta-base shape, random weights, in the precision the analyser runs in (a fair reference)
+    roberta = RobertaModel(RobertaConfig()).eval().to(dtype())
     vocab = roberta.config.vocab_size
     ref_single = []
     with torch.inference_mode():
@@ -110,6 +113,7 @@ def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
 
     res = {
         "threads": torch.get_num_threads(),
+        "precision": precision(),
         "cpus": os.cpu_count(),
         "load_seconds": load_s,
         "analyser_single_p50_ms": statistics.median(single),
@@ -124,7 +128,8 @@ def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
     }
     ratio_single = res["analyser_single_p50_ms"] / res["roberta_single_p50_ms"]
     ratio_tp = batch_tp / ref_tp
-    out(f"rjcoach bench  ({res['cpus']} CPUs, torch threads {res['threads']}; {n_single} single calls, {n_batch} batched)")
+    out(f"rjcoach bench  ({res['cpus']} CPUs, torch threads {res['threads']}, {precision()}; "
+        f"{n_single} single calls, {n_batch} batched)")
     out(f"analyser load time             {load_s:8.2f} s")
     out(f"{'':30s} {'analyser':>10s} {'RoBERTa-base':>13s} {'ratio':>7s}  target")
     out(f"{'single utterance p50 (ms)':30s} {res['analyser_single_p50_ms']:10.2f} {res['roberta_single_p50_ms']:13.2f} {ratio_single:7.2f}  <= 0.50 {'ok' if ratio_single <= 0.5 else 'MISSED'}")
@@ -254,8 +259,12 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                         "turns_per_s": len(latencies) / (sum(latencies) / 1000)}
     torch.set_num_threads(threads_before)
     embeddings.CACHE_SIZE = cache_before
+    from rjcoach.batching import ANALYSER_WORKERS
+    from rjcoach.precision import precision
+
     out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine,")
-    out(f"torch threads {APP_TORCH_THREADS} as in `rjcoach serve`;")
+    out(f"as in `rjcoach serve`: torch threads {APP_TORCH_THREADS}, {ANALYSER_WORKERS} analyser batch workers, "
+        f"encoders in {precision()};")
     out(f"'concurrent' sends the next message as soon as a reply arrives (no reading or typing time);")
     out(f"'paced' gives each trainee {think_ms / 1000:g} s (0.5x to 1.5x) between messages:")
     out(f"{'':26s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'turns/s':>8s} {'analyser share':>15s}")

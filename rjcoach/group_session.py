@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from rjcoach import embeddings
 from rjcoach.analysis import Analysis
 from rjcoach.circle import AUTO, EVERYONE, GROUP, PIECE, STAGE_SPEAKERS, STAGE_TITLES, Exchange, GroupWorld
 from rjcoach.coach import Feedback, PriorTurn, Tip, coach
@@ -223,6 +224,7 @@ class GroupSession:
         asked_to = to if to is not None else self.addressee
         history = self.history()
         context = history[-1].persona_text if history else None
+        embeddings.prefetch(text)  # everyone's matching of the message, computed alongside the analysis
         analysis = self.analyzer.analyze(text, context)
         w = self.world
         piece_from = w.piece

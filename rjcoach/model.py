@@ -105,6 +105,7 @@ class RubricClassifier(nn.Module):
         ext = self._extended_mask(attention_mask, h.dtype)
         for layer in self.encoder.encoder.layer[self.split :]:
             h = _layer_out(layer(h, attention_mask=ext))
+        h = h.float()  # pooling and head in float32 whatever precision the encoder runs in
         mask = attention_mask.to(h.dtype)
         text_mask = mask * (token_type_ids == 0).to(h.dtype)
         ctx_mask = mask * (token_type_ids == 1).to(h.dtype)

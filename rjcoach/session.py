@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from rjcoach import embeddings
 from rjcoach.analysis import Analysis
 from rjcoach.coach import Feedback, PriorTurn, coach
 from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaTurn
@@ -158,6 +159,7 @@ class PracticeSession:
         text = check_message(text)
         history = self.history()
         context = history[-1].persona_text if history else None
+        embeddings.prefetch(text)  # the persona's topic match, computed alongside the analysis
         analysis = self.analyzer.analyze(text, context)
         first_name = self.persona.name.split()[0]
         feedback = coach(analysis, self._prior(history), self.row.level, first_name)

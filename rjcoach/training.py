@@ -220,6 +220,7 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
     """
     from rjcoach.analysis import MAX_TEXT_CHARS
     from rjcoach.analyzer import Analyzer
+    from rjcoach.precision import precision
     from rjcoach.sources import public_tuning_half
 
     analyzer = Analyzer(model_dir)
@@ -260,6 +261,7 @@ def calibrate(model_dir: Path, sources: tuple[str, ...] = DEFAULT_SOURCES, log=p
         "thresholds": "F1 on the in-domain validation split; for " + ", ".join(SHARED_LABELS)
         + f", plus mean F1 on the AnnoMI/ESConv validation tuning halves ({len(pub)} utterances)",
         "accusatory_threshold": "any-accusatory F1 on the in-domain validation split",
+        "precision": precision(),
     }
     cfg.save(model_dir)
     return cfg

@@ -5,6 +5,7 @@ import spacy
 import rjcoach
 from rjcoach.analysis import MAX_TEXT_CHARS, Analysis
 from rjcoach.analyzer import COMPONENT, SPACY_PIPELINE, get_analyzer
+from rjcoach.precision import precision
 from rjcoach.labels import ACCUSATORY, FAMILIES, LABELS
 
 pytestmark = pytest.mark.slow
@@ -72,11 +73,14 @@ def test_batch_matches_single(analyzer):
     texts = ["Go on.", "Why did you do it?", "", "So you felt nobody was listening."]
     contexts = [None, "I did it.", None, "I rang them four times and nobody came."]
     many = rjcoach.analyze_many(texts, contexts, batch_size=2)
+    # Padding in a batch changes the rounding: invisible in float32, about 1e-2 at most in bfloat16
+    # (docs/load.md: how often that moves a label across its threshold).
+    tolerance = 1e-4 if precision() == "float32" else 0.03
     for t, c, m in zip(texts, contexts, many):
         one = analyzer.analyze(t, c)
         assert one.labels == m.labels
         for label in LABELS:
-            assert abs(one.scores[label] - m.scores[label]) < 1e-4
+            assert abs(one.scores[label] - m.scores[label]) < tolerance
 
 
 def test_context_is_used(analyzer):
