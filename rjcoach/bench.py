@@ -128,7 +128,7 @@ def run_bench(n_single: int = 200, n_batch: int = 512, out=print) -> dict:
     }
     ratio_single = res["analyser_single_p50_ms"] / res["roberta_single_p50_ms"]
     ratio_tp = batch_tp / ref_tp
-    out(f"rjcoach bench  ({res['cpus']} CPUs, torch threads {res['threads']}, {precision()}; "
+    out(f"rjcoach bench  ({res['cpus']} CPUs, torch threads {res['threads']}, {res['precision']}; "
         f"{n_single} single calls, {n_batch} batched)")
     out(f"analyser load time             {load_s:8.2f} s")
     out(f"{'':30s} {'analyser':>10s} {'RoBERTa-base':>13s} {'ratio':>7s}  target")

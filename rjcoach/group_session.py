@@ -15,14 +15,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from rjcoach import embeddings
 from rjcoach.analysis import Analysis
 from rjcoach.circle import AUTO, EVERYONE, GROUP, PIECE, STAGE_SPEAKERS, STAGE_TITLES, Exchange, GroupWorld
 from rjcoach.coach import Feedback, PriorTurn, Tip, coach
 from rjcoach.facilitation import StageView, facilitation, facilitation_tip, move_on_tip, neutrality_note
 from rjcoach.labels import ACCUSATORY
 from rjcoach.persona_loader import Library
-from rjcoach.session import MessageRejected, check_message, check_rewind, feedback_dict
+from rjcoach.session import MessageRejected, analyse_message, check_message, check_rewind, feedback_dict
 from rjcoach.store import PracticeSessionRow, Store, StoredTurn
 
 
@@ -223,9 +222,7 @@ class GroupSession:
         text = check_message(text)
         asked_to = to if to is not None else self.addressee
         history = self.history()
-        context = history[-1].persona_text if history else None
-        embeddings.prefetch(text)  # everyone's matching of the message, computed alongside the analysis
-        analysis = self.analyzer.analyze(text, context)
+        analysis = analyse_message(self.analyzer, text, history)
         w = self.world
         piece_from = w.piece
         try:

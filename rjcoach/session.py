@@ -158,9 +158,7 @@ class PracticeSession:
             raise MessageRejected("This session has ended; start a new one to keep practising.")
         text = check_message(text)
         history = self.history()
-        context = history[-1].persona_text if history else None
-        embeddings.prefetch(text)  # the persona's topic match, computed alongside the analysis
-        analysis = self.analyzer.analyze(text, context)
+        analysis = analyse_message(self.analyzer, text, history)
         first_name = self.persona.name.split()[0]
         feedback = coach(analysis, self._prior(history), self.row.level, first_name)
         self.agent.observe(Observation(text, analysis.labels))
@@ -197,6 +195,14 @@ class PracticeSession:
                 result = evaluate(spec.criteria, debrief.metrics, debrief.success)
                 self.store.file_result(self.row.id, spec.id, result.passed, result.to_dict())
             return debrief
+
+
+def analyse_message(analyzer, text: str, history: list[StoredTurn]) -> Analysis:
+    """A turn's first step: the message coded against the reply it answers. Whoever hears it will
+    match it by meaning, so that embedding starts now and computes alongside the analysis."""
+    context = history[-1].persona_text if history else None
+    embeddings.prefetch(text)
+    return analyzer.analyze(text, context)
 
 
 def open_session(store: Store, library: Library, session_id: str, analyzer=None, agent=None):
