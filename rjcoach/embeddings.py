@@ -2,18 +2,23 @@
 
 Used to match a trainee's message to a persona's topics by meaning. Mean pooling and L2
 normalisation, as the encoder was trained. ``embed_one`` is what a live turn calls: messages from
-concurrent sessions share one batched forward pass, and recent texts (a resumed session's replay,
-stock phrases) come from a bounded cache.
+concurrent sessions share one batched forward pass, recent texts (a resumed session's replay, stock
+phrases) come from a bounded cache, and a message the analyser has just read needs only the upper
+layers (``offer_lower_states``).
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
 from typing import Sequence
 
 import numpy as np
 
+MAX_TOKENS = 128
+MAX_LOWER = 256
+"""Texts whose lower-layer states wait to be finished (see offer_lower_states)."""
+_lower: OrderedDict = OrderedDict()
+_lower_lock = threading.Lock()
 _lock = threading.Lock()
 _tokenizer_lock = threading.Lock()
 _model = None
@@ -48,66 +53,106 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     out = []
     texts = list(texts)
     for b in range(0, len(texts), batch_size):
+        chunk = texts[b : b + batch_size]
         with _tokenizer_lock:  # the batch worker and a session's topic index may embed at once
-            enc = tok(texts[b : b + batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
+            enc = tok(chunk, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        lengths = enc["attention_mask"].sum(1).tolist()
+        with _lower_lock:
+            offered = [_lower.get(t) for t in chunk]
+        # rows with a fitting offer only finish the encoder; the rest run it whole
+        groups: dict[int | None, list[int]] = {}
+        for j, (lw, n) in enumerate(zip(offered, lengths)):
+            fits = lw is not None and lw[1].shape[0] == n
+            groups.setdefault(lw[0] if fits else None, []).append(j)
+        vecs = torch.zeros(len(chunk), model.config.hidden_size)
         with torch.inference_mode():
-            h = model(**enc).last_hidden_state.float()  # pool in float32 whatever the precision
-        mask = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
-        v = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        v = torch.nn.functional.normalize(v, dim=-1)
+            for layer, rows in groups.items():
+                n = max(lengths[j] for j in rows)
+                mask = enc["attention_mask"][rows, :n]
+                if layer is None:
+                    h = model(input_ids=enc["input_ids"][rows, :n], attention_mask=mask).last_hidden_state
+                else:
+                    h = _finish(model, layer, [offered[j][1] for j in rows], mask)
+                h = h.float()  # pool in float32 whatever the precision
+                m = mask.unsqueeze(-1).to(h.dtype)
+                vecs[rows] = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        v = torch.nn.functional.normalize(vecs, dim=-1)
         out.append(v.numpy().astype(np.float32))
     return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 
+def _finish(model, layer: int, states, attention_mask):
+    """The encoder's last hidden states from its states after ``layer`` layers (see offer_lower_states)."""
+    import torch
+
+    h = states[0].new_zeros(*attention_mask.shape, states[0].shape[-1])
+    for j, st in enumerate(states):
+        h[j, : st.shape[0]] = st
+    ext = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
+    for block in model.encoder.layer[layer:]:
+        out = block(h, attention_mask=ext)
+        h = out[0] if isinstance(out, tuple) else out
+    return h
+
+
+def offer_lower_states(texts: Sequence[str], states: Sequence, layer: int) -> None:
+    """Keep each text's hidden states after the encoder's first ``layer`` layers, computed by someone
+    who ran exactly this encoder on exactly this text (the analyser's frozen layers do): embedding
+    that text next runs only the remaining layers. Bounded: the oldest offers are dropped."""
+    with _lower_lock:
+        for text, st in zip(texts, states):
+            if isinstance(text, str) and text.strip():
+                _lower[text] = (layer, st)
+                _lower.move_to_end(text)
+        while len(_lower) > MAX_LOWER:
+            _lower.popitem(last=False)
+
+
 CACHE_SIZE = 4096
-MAX_PENDING = 256
-"""Embeddings started by :func:`prefetch` and not yet collected; the oldest are dropped beyond this."""
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
-_pending: OrderedDict[str, Future] = OrderedDict()
 _cache_lock = threading.Lock()
 _batcher = None
 
 
-def _future(text: str) -> Future:
-    """The embedding of ``text`` under way, started if need be (call with ``_cache_lock`` held)."""
-    global _batcher
-    fut = _pending.get(text)
-    if fut is None:
-        if _batcher is None:
-            from rjcoach.batching import MicroBatcher
+def embed_ahead(texts: Sequence[str]) -> None:
+    """Embed ``texts`` now, in one batch, into the cache that :func:`embed_one` reads.
 
-            _batcher = MicroBatcher(lambda texts: list(embed(texts)), name="rjcoach-embed")
-        fut = _pending[text] = _batcher.submit(text)
-        while len(_pending) > MAX_PENDING:
-            _pending.popitem(last=False)
-    return fut
-
-
-def prefetch(text: str) -> None:
-    """Start embedding ``text`` now, so that it computes while the caller does other work (a turn
-    starts it before the analysis: the two forward passes then share the machine's cores) and a
-    later ``embed_one(text)`` only collects it."""
-    if not isinstance(text, str) or not text.strip():
-        return
+    The app's analyser batch worker calls this right after analysing a batch of messages: their
+    lower-layer states were just offered, so this runs only the upper layers, batched with the
+    analysis instead of once per message later."""
     with _cache_lock:
-        if text not in _cache:
-            _future(text)
+        todo = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and t not in _cache))
+    if not todo:
+        return
+    vecs = embed(todo)
+    with _lower_lock:
+        for t in todo:
+            _lower.pop(t, None)
+    with _cache_lock:
+        for t, v in zip(todo, vecs):
+            v.setflags(write=False)
+            _cache[t] = v
+            _cache.move_to_end(t)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
 
 
 def embed_one(text: str) -> np.ndarray:
-    """One unit-length embedding; concurrent callers are batched together (see rjcoach.batching)."""
+    """One unit-length embedding; concurrent callers are batched together (see rjcoach.batching).
+
+    In a turn the analyser has already run this text through the encoder's lower layers and offered
+    those states (:func:`offer_lower_states`), so only the upper layers run here."""
+    global _batcher
     with _cache_lock:
         hit = _cache.get(text)
         if hit is not None:
             _cache.move_to_end(text)
             return hit
-        fut = _future(text)
-    try:
-        vec = fut.result()
-    finally:
-        with _cache_lock:
-            if _pending.get(text) is fut:
-                del _pending[text]
+        if _batcher is None:
+            from rjcoach.batching import MicroBatcher
+
+            _batcher = MicroBatcher(lambda texts: list(embed(texts)), name="rjcoach-embed")
+    vec = _batcher(text)
     vec.setflags(write=False)
     with _cache_lock:
         _cache[text] = vec

@@ -1,7 +1,13 @@
 """The trained rubric classifier: the packaged MiniLM encoder with its top layers fine-tuned.
 
-Input is the trainee's utterance paired with the other person's previous line (the context). The
-utterance tokens and the context tokens are mean-pooled separately, joined with the rule-cue
+Input is the trainee's utterance and the other person's previous line (the context). Each goes
+through the frozen lower layers on its own; in the tuned layers the utterance's tokens attend to
+themselves and to the context's frozen states, which are not updated (``context_mode = "cross"``).
+So only the utterance's tokens pass through the tuned layers, a context's lower states serve every
+message that answers the same line, and the utterance's lower states are exactly the sentence
+encoder's, which topic matching finishes instead of starting again (``rjcoach.embeddings``).
+
+The utterance tokens and the context tokens are mean-pooled separately, joined with the rule-cue
 features, and a linear head gives one logit per rubric label. Per-label Platt scaling turns logits
 into calibrated probabilities; per-label thresholds (tuned on validation data) turn those into
 labels. Only what the project trained is stored in ``models/analyser`` (the fine-tuned top layers,
@@ -26,6 +32,9 @@ DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "analyser"
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
 MAX_TOKENS = 128
+CONTEXT_TOKENS = 64
+"""Word pieces of the context kept: its end, which is what the message answers."""
+CONTEXT_MODE = "cross"
 N_RULE_FEATURES = len(LABELS)
 MODEL_FIX = "restore it with `git checkout -- models/` or rebuild it with `rjcoach train`"
 
@@ -41,6 +50,8 @@ class ModelConfig:
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     tuned_layers: int = 2
     max_tokens: int = MAX_TOKENS
+    context_mode: str = CONTEXT_MODE
+    context_tokens: int = CONTEXT_TOKENS
     platt_a: list[float] = field(default_factory=lambda: [1.0] * len(LABELS))
     platt_b: list[float] = field(default_factory=lambda: [0.0] * len(LABELS))
     thresholds: list[float] = field(default_factory=lambda: [0.5] * len(LABELS))
@@ -58,6 +69,12 @@ class ModelConfig:
         if not path.is_file():
             raise ModelFileError(f"model config missing: {path}; {MODEL_FIX}")
         raw = json.loads(path.read_text())
+        mode = raw.get("context_mode")
+        if mode != CONTEXT_MODE:  # models built before read message and context as one sentence pair
+            raise ModelFileError(
+                f"{path}: context_mode {mode!r} is not {CONTEXT_MODE!r} (a model from an older rjcoach that "
+                f"this one cannot run); {MODEL_FIX}"
+            )
         cfg = cls(**raw)
         if cfg.labels != list(LABELS):
             raise ModelFileError(
@@ -83,6 +100,7 @@ class RubricClassifier(nn.Module):
         self.tuned_layers = tuned_layers
         self.split = n_layers - tuned_layers
         hidden = self.encoder.config.hidden_size
+        self.context_role = nn.Parameter(torch.zeros(hidden))  # marks the other speaker's states
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(2 * hidden + N_RULE_FEATURES, len(LABELS))
 
@@ -92,31 +110,35 @@ class RubricClassifier(nn.Module):
         return (1.0 - mask) * torch.finfo(dtype).min
 
     @torch.no_grad()
-    def frozen_states(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
-        """Hidden states after the frozen lower layers (no gradient)."""
-        h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+    def frozen_states(self, input_ids, attention_mask) -> torch.Tensor:
+        """Hidden states after the frozen lower layers (no gradient): the base encoder's own."""
+        h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
         ext = self._extended_mask(attention_mask, h.dtype)
         for layer in self.encoder.encoder.layer[: self.split]:
             h = _layer_out(layer(h, attention_mask=ext))
         return h
 
-    def tuned_forward(self, h, attention_mask, token_type_ids, rule_features) -> torch.Tensor:
-        """Logits from the frozen-layer states through the tuned layers and the head."""
-        ext = self._extended_mask(attention_mask, h.dtype)
+    def tuned_forward(self, h, mask, h_ctx, ctx_mask, rule_features) -> torch.Tensor:
+        """Logits from the utterance's and the context's frozen-layer states.
+
+        ``h`` [B, T, H] and ``h_ctx`` [B, C, H] (C may be 0) come from :meth:`frozen_states` run on
+        each alone; ``mask`` and ``ctx_mask`` mark their real tokens. Pooling and the head run in
+        float32 whatever precision the encoder runs in.
+        """
+        mask = mask.to(h.dtype)
+        ctx_mask = ctx_mask.to(h.dtype)
+        kv_ctx = h_ctx + self.context_role.to(h.dtype)
+        bias = self._extended_mask(torch.cat([mask, ctx_mask], 1), h.dtype)
         for layer in self.encoder.encoder.layer[self.split :]:
-            h = _layer_out(layer(h, attention_mask=ext))
-        h = h.float()  # pooling and head in float32 whatever precision the encoder runs in
-        mask = attention_mask.to(h.dtype)
-        text_mask = mask * (token_type_ids == 0).to(h.dtype)
-        ctx_mask = mask * (token_type_ids == 1).to(h.dtype)
-        text_vec = _masked_mean(h, text_mask)
-        ctx_vec = _masked_mean(h, ctx_mask)
-        features = torch.cat([text_vec, ctx_vec, rule_features.to(h.dtype)], dim=-1)
+            h = _cross_layer(layer, h, kv_ctx, bias, self.training)
+        text_vec = _masked_mean(h.float(), mask.float())
+        ctx_vec = _masked_mean(h_ctx.float(), ctx_mask.float())
+        features = torch.cat([text_vec, ctx_vec, rule_features.float()], dim=-1)
         return self.head(self.dropout(features))
 
-    def forward(self, input_ids, attention_mask, token_type_ids, rule_features) -> torch.Tensor:
-        h = self.frozen_states(input_ids, attention_mask, token_type_ids)
-        return self.tuned_forward(h, attention_mask, token_type_ids, rule_features)
+    def forward(self, ids, mask, ctx_ids, ctx_mask, rule_features) -> torch.Tensor:
+        return self.tuned_forward(self.frozen_states(ids, mask), mask, self.frozen_states(ctx_ids, ctx_mask),
+                                  ctx_mask, rule_features)
 
     # -- what is saved ------------------------------------------------------------------------
     def trained_state(self) -> dict[str, torch.Tensor]:
@@ -127,6 +149,7 @@ class RubricClassifier(nn.Module):
                 state[f"layer.{i}.{k}"] = v
         for k, v in self.head.state_dict().items():
             state[f"head.{k}"] = v
+        state["context_role"] = self.context_role
         return state
 
     def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -143,10 +166,51 @@ class RubricClassifier(nn.Module):
                 {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
             )
         self.head.load_state_dict({k[5:]: v.float() for k, v in state.items() if k.startswith("head.")})
+        with torch.no_grad():
+            self.context_role.copy_(state["context_role"].float())
 
 
 def _layer_out(out):
     return out[0] if isinstance(out, tuple) else out
+
+
+def _cross_layer(layer, h, kv_ctx, bias, training: bool):
+    """One BERT layer (its own weights) where ``h``'s tokens attend to ``[h ; kv_ctx]`` and only
+    ``h`` is updated. With no context tokens it is exactly the layer's ordinary forward pass."""
+    att = layer.attention.self
+    b, t, hidden = h.shape
+    heads, size = att.num_attention_heads, att.attention_head_size
+    kv = torch.cat([h, kv_ctx], 1) if kv_ctx.shape[1] else h
+    s = kv.shape[1]
+    q = att.query(h).view(b, t, heads, size).transpose(1, 2)
+    k = att.key(kv).view(b, s, heads, size).transpose(1, 2)
+    v = att.value(kv).view(b, s, heads, size).transpose(1, 2)
+    a = nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=bias, dropout_p=att.dropout.p if training else 0.0, scale=att.scaling
+    )
+    h = layer.attention.output(a.transpose(1, 2).reshape(b, t, hidden), h)
+    return layer.output(layer.intermediate(h), h)
+
+
+def pad_ids(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id lists -> (ids, mask), zero-padded on the right; ``[B, 0]`` when every row is empty."""
+    n = max((len(r) for r in rows), default=0)
+    ids = torch.zeros(len(rows), n, dtype=torch.long)
+    mask = torch.zeros(len(rows), n, dtype=torch.long)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[j, : len(r)] = 1
+    return ids, mask
+
+
+def context_ids(tokenizer, contexts, limit: int = CONTEXT_TOKENS) -> list[list[int]]:
+    """Token ids of each context on its own: ``[CLS]`` + its last ``limit - 2`` word pieces +
+    ``[SEP]`` (the end of a long line is what the message answers); ``[]`` for none or blank."""
+    texts = [c if isinstance(c, str) else "" for c in contexts]
+    pieces = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    keep = max(1, limit - 2)
+    return [[tokenizer.cls_token_id, *p[-keep:], tokenizer.sep_token_id] if t.strip() and p else []
+            for t, p in zip(texts, pieces)]
 
 
 def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from rjcoach import embeddings
 from rjcoach.analysis import Analysis
 from rjcoach.coach import Feedback, PriorTurn, coach
 from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaTurn
@@ -198,10 +197,9 @@ class PracticeSession:
 
 
 def analyse_message(analyzer, text: str, history: list[StoredTurn]) -> Analysis:
-    """A turn's first step: the message coded against the reply it answers. Whoever hears it will
-    match it by meaning, so that embedding starts now and computes alongside the analysis."""
+    """A turn's first step: the message coded against the reply it answers. (The analyser leaves
+    the message's lower-layer encoder states for whoever then matches it by meaning.)"""
     context = history[-1].persona_text if history else None
-    embeddings.prefetch(text)
     return analyzer.analyze(text, context)
 
 

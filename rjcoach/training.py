@@ -1,6 +1,7 @@
 """`rjcoach train`: rebuild the shipped classifier from the data, seeded, on CPU.
 
-The frozen lower encoder layers are run once per example and cached; each epoch then trains only
+The frozen lower encoder layers are run once per distinct utterance and per distinct context and
+cached; each epoch then trains only
 the top layers and the head, which keeps a full rebuild well inside 30 minutes on two cores.
 Calibration (per-label Platt scaling) and decision thresholds are fitted on the in-domain
 validation split, never on the test split or the public sets' validation parts, which stay for
@@ -37,6 +38,7 @@ class TrainSettings:
     limit: int | None = None  # cap examples per source (quick runs and tests)
     source_cap: tuple[tuple[str, int], ...] = (("esconv", 8000),)  # training examples kept per source
     max_tokens: int = 128
+    context_tokens: int = 64
 
 
 def _seed(seed: int) -> None:
@@ -86,45 +88,58 @@ def _rule_features(texts: list[str]) -> np.ndarray:
 
 
 class _Cache:
-    """Frozen-layer hidden states per example (float16, trimmed to each example's length)."""
+    """Frozen-layer states of each distinct utterance and each distinct context, run
+    on their own (float16, trimmed). The context-free copy of an utterance shares its states."""
 
-    def __init__(self, model, tokenizer, examples: list[Example], max_tokens: int, log) -> None:
-        enc = tokenizer(
-            [e.text for e in examples], [e.context or "" for e in examples],
-            truncation="longest_first", max_length=max_tokens,
-        )
-        self.ids = enc["input_ids"]
-        self.types = enc["token_type_ids"]
-        self.states: list[torch.Tensor] = [None] * len(examples)  # type: ignore[list-item]
-        order = sorted(range(len(examples)), key=lambda i: len(self.ids[i]))
+    def __init__(self, model, tokenizer, examples: list[Example], max_tokens: int, context_tokens: int, log) -> None:
+        from rjcoach.model import context_ids
+
+        texts = sorted({e.text for e in examples})
+        contexts = sorted({e.context for e in examples if e.context and e.context.strip()})
+        text_ids = tokenizer(texts, truncation=True, max_length=max_tokens)["input_ids"]
+        ctx_ids = context_ids(tokenizer, contexts, context_tokens)
+        log(f"  {len(texts)} distinct utterances, {len(contexts)} distinct contexts")
+        text_states = self._run(model, text_ids, log)
+        ctx_states = self._run(model, ctx_ids, log)
+        t_index = dict(zip(texts, text_states))
+        c_index = dict(zip(contexts, ctx_states))
+        self.text = [t_index[e.text] for e in examples]
+        self.ctx = [c_index.get(e.context) if e.context else None for e in examples]
+        self.lengths = [s.shape[0] + (0 if c is None else c.shape[0]) for s, c in zip(self.text, self.ctx)]
+
+    @staticmethod
+    def _run(model, rows: list[list[int]], log) -> list[torch.Tensor]:
+        from rjcoach.model import pad_ids
+
+        out: list[torch.Tensor] = [None] * len(rows)  # type: ignore[list-item]
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         start = time.time()
         for b in range(0, len(order), 64):
             idx = order[b : b + 64]
-            ids, mask, types = self.pad(idx)
-            h = model.frozen_states(ids, mask, types)
+            ids, mask = pad_ids([rows[i] for i in idx])
+            h = model.frozen_states(ids, mask)
             for j, i in enumerate(idx):
-                self.states[i] = h[j, : len(self.ids[i])].to(torch.float16).clone()
-            if b // 64 % 50 == 0:
+                out[i] = h[j, : len(rows[i])].to(torch.float16).clone()
+            if b // 64 % 100 == 0:
                 log(f"  cached {b + len(idx)}/{len(order)} ({time.time() - start:.0f}s)")
+        return out
 
-    def pad(self, idx: list[int]):
-        n = max(len(self.ids[i]) for i in idx)
-        ids = torch.zeros(len(idx), n, dtype=torch.long)
-        types = torch.zeros(len(idx), n, dtype=torch.long)
-        mask = torch.zeros(len(idx), n, dtype=torch.long)
-        for j, i in enumerate(idx):
-            k = len(self.ids[i])
-            ids[j, :k] = torch.tensor(self.ids[i])
-            types[j, :k] = torch.tensor(self.types[i])
-            mask[j, :k] = 1
-        return ids, mask, types
+    @staticmethod
+    def _pad(states: list[torch.Tensor | None], hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
+        n = max((0 if s is None else s.shape[0]) for s in states)
+        h = torch.zeros(len(states), n, hidden)
+        mask = torch.zeros(len(states), n, dtype=torch.long)
+        for j, s in enumerate(states):
+            if s is not None:
+                h[j, : s.shape[0]] = s.float()
+                mask[j, : s.shape[0]] = 1
+        return h, mask
 
     def batch(self, idx: list[int]):
-        ids, mask, types = self.pad(idx)
-        h = torch.zeros(len(idx), ids.shape[1], self.states[idx[0]].shape[-1])
-        for j, i in enumerate(idx):
-            h[j, : self.states[i].shape[0]] = self.states[i].float()
-        return h, mask, types
+        hidden = self.text[idx[0]].shape[-1]
+        h, mask = self._pad([self.text[i] for i in idx], hidden)
+        hc, cmask = self._pad([self.ctx[i] for i in idx], hidden)
+        return h, mask, hc, cmask
 
 
 def _batches(indices: list[int], lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
@@ -319,7 +334,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     log("rule features ...")
     feats = _rule_features([e.text for e in examples])
     log(f"caching frozen layers for {len(examples)} examples ...")
-    cache = _Cache(model, tokenizer, examples, settings.max_tokens, log)
+    cache = _Cache(model, tokenizer, examples, settings.max_tokens, settings.context_tokens, log)
+    lengths = cache.lengths
     y, m = _target_arrays(examples)
     w = np.array([SOURCE_WEIGHT.get(e.source, 1.0) * e.weight for e in examples], dtype=np.float32)
     groups = _group_matrix()
@@ -327,6 +343,7 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
     for p in model.parameters():
         p.requires_grad = False
     layer_params = [p for layer in model.encoder.encoder.layer[model.split :] for p in layer.parameters()]
+    layer_params.append(model.context_role)
     for p in layer_params + list(model.head.parameters()):
         p.requires_grad = True
     opt = torch.optim.AdamW(
@@ -337,7 +354,6 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         weight_decay=0.01,
     )
     rng = random.Random(settings.seed)
-    lengths = [len(ids) for ids in cache.ids]
     extra = [no_context.get(i, i) for i in train_idx if examples[i].source == "indomain"]
     epoch_idx = train_idx + extra * (settings.indomain_repeat - 1)
     steps_per_epoch = math.ceil(len(epoch_idx) / settings.batch_size)
@@ -351,8 +367,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         model.encoder.embeddings.eval()
         running, seen = 0.0, 0
         for batch in _batches(epoch_idx, lengths, settings.batch_size, rng):
-            h, mask, types = cache.batch(batch)
-            logits = model.tuned_forward(h, mask, types, torch.from_numpy(feats[batch]))
+            h, mask, hc, cmask = cache.batch(batch)
+            logits = model.tuned_forward(h, mask, hc, cmask, torch.from_numpy(feats[batch]))
             lp, lnp = target_log_probs(logits, groups)
             yt, mt = torch.from_numpy(y[batch]), torch.from_numpy(m[batch])
             loss_el = -(yt * lp + (1 - yt) * lnp) * mt
@@ -370,7 +386,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         log(f"epoch {epoch + 1}/{settings.epochs} done, mean loss {running / max(seen, 1):.4f}")
 
     model.eval()
-    cfg = ModelConfig(tuned_layers=settings.tuned_layers, max_tokens=settings.max_tokens)
+    cfg = ModelConfig(tuned_layers=settings.tuned_layers, max_tokens=settings.max_tokens,
+                      context_tokens=settings.context_tokens)
     cfg.training = {
         "sources": list(settings.sources),
         "source_weights": {s: SOURCE_WEIGHT.get(s, 1.0) for s in settings.sources},
@@ -385,6 +402,8 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict:
         "limit": settings.limit,
         "source_cap": dict(settings.source_cap),
         "tuned_layers": settings.tuned_layers,
+        "context_mode": cfg.context_mode,
+        "context_tokens": settings.context_tokens,
         "seconds": round(time.time() - t0, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -90,6 +90,24 @@ def test_context_is_used(analyzer):
     assert with_ctx.scores["reflection"] != without.scores["reflection"]
 
 
+def test_a_context_heard_before_gives_the_same_result(analyzer, monkeypatch):
+    """The analyser keeps each context's lower-layer states (a persona line is answered many
+    times); scores with a kept context equal those computed afresh, and what is kept is bounded."""
+    from rjcoach import analyzer as analyzer_module
+
+    component = analyzer.component
+    context = "I keep checking the back door, every night, three or four times."
+    component._contexts.pop(context, None)
+    fresh = analyzer.analyze("You check it again and again.", context)
+    assert context in component._contexts
+    kept = analyzer.analyze("You check it again and again.", context)
+    for label in LABELS:
+        assert abs(fresh.scores[label] - kept.scores[label]) < 1e-6
+    monkeypatch.setattr(analyzer_module, "CONTEXT_CACHE", 2)
+    rjcoach.analyze_many(["Go on."] * 4, [f"line {i} of what they said" for i in range(4)])
+    assert len(component._contexts) <= 2 and "line 3 of what they said" in component._contexts
+
+
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
 def test_empty_text_has_no_labels(analyzer, blank):
     a = analyzer.analyze(blank)

@@ -163,3 +163,29 @@ def test_many_threads_through_two_workers_each_get_their_own_analysis(analyzer):
         assert got.text == text and got.context == context
         # Batch padding changes rounding a little (more in bfloat16): scores agree closely.
         assert max(abs(got.scores[k] - alone[text].scores[k]) for k in LABELS) < 0.05
+
+
+def test_the_app_analyser_leaves_each_message_embedded_for_topic_matching(analyzer, monkeypatch):
+    """In the app the analyser's batch also finishes each message's sentence embedding from the
+    analysis's own lower layers, so the persona's topic match finds it in the cache."""
+    import numpy as np
+
+    from rjcoach import embeddings
+
+    texts = [f"{t} (embedded ahead)" for t, _ in LINES[:4]]
+    for t in texts:
+        embeddings._cache.pop(t, None)
+    reference = embeddings.embed(texts)
+    batched = BatchingAnalyzer(analyzer)
+    results, errors = _run_threads(lambda t: batched.analyze(t, "I haven't slept properly since."), texts,
+                                   timeout=60)
+    assert not errors
+    for t, ref in zip(texts, reference):
+        assert t in embeddings._cache and t not in embeddings._lower  # finished, offer used up
+        assert float(np.dot(embeddings._cache[t], ref)) > 0.9999
+
+    def broken(texts):
+        raise RuntimeError("embedding is down")
+
+    monkeypatch.setattr(embeddings, "embed_ahead", broken)
+    assert batched.analyze("Still analysed when embedding ahead fails.").scores  # the analysis stands

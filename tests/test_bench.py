@@ -24,3 +24,16 @@ def test_turn_bench_prints_single_and_concurrent_figures():
     assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4 and res["paced"]["turns"] == 4
     assert 0 < res["concurrent"]["analyser_share"] <= 1
     assert res["group"]["turns"] == 2 and "conference (1 session)" in text
+
+
+def test_each_bench_session_words_the_script_its_own_way():
+    from rjcoach.bench import TURN_SCRIPT, session_script
+
+    scripts = [session_script(k, len(TURN_SCRIPT)) for k in range(50)]
+    assert scripts[0] == TURN_SCRIPT
+    lines = [line for script in scripts for line in script]
+    assert len(set(lines)) == len(lines)  # no cache can answer one session with another's work
+    for script in scripts:  # still one sentence each, in the script's order
+        for line, original in zip(script, TURN_SCRIPT):
+            assert line[0].isupper() and line.lower().endswith(original.lower()[1:])
+            assert line.count(".") + line.count("?") == original.count(".") + original.count("?")

@@ -23,34 +23,6 @@ def test_single_text_embeddings_match_the_batched_ones_and_are_cached():
     assert embed_one(texts[0]) is embed_one(texts[0])
 
 
-def test_prefetch_starts_the_work_and_embed_one_collects_it():
-    text = "Prefetched while the analyser works: what matters most to you now?"
-    embeddings._cache.pop(text, None)
-    embeddings.prefetch(text)
-    fut = embeddings._pending[text]
-    fut.result(timeout=30)  # computed without anyone waiting for it
-    vec = embeddings.embed_one(text)
-    assert text not in embeddings._pending  # collected, now in the cache
-    assert embeddings._cache[text] is vec
-    assert _cos(vec, embeddings.embed([text])[0]) > 0.999
-    embeddings.prefetch(text)  # cached: nothing new starts
-    assert text not in embeddings._pending
-
-
-def test_prefetch_ignores_what_cannot_be_embedded_and_is_bounded(monkeypatch):
-    embeddings.prefetch("   ")
-    embeddings.prefetch(None)
-    assert "   " not in embeddings._pending and None not in embeddings._pending
-    monkeypatch.setattr(embeddings, "MAX_PENDING", 3)
-    texts = [f"never collected line {i}" for i in range(6)]
-    for t in texts:
-        embeddings.prefetch(t)
-    assert len(embeddings._pending) <= 3
-    assert texts[-1] in embeddings._pending
-    for t in texts:  # still answered correctly, prefetched or not
-        assert embeddings.embed_one(t).shape == (384,)
-
-
 def test_concurrent_embed_one_and_index_building_do_not_collide():
     """Sessions starting (whole-list embed) while turns embed single lines share one tokenizer."""
     errors = []
@@ -73,3 +45,66 @@ def test_concurrent_embed_one_and_index_building_do_not_collide():
     for t in threads:
         t.join(timeout=120)
     assert not errors and not any(t.is_alive() for t in threads)
+
+
+def _lower_states(text, layers=3):
+    import torch
+
+    model, tok = embeddings._load()
+    enc = tok([text], return_tensors="pt")
+    with torch.inference_mode():
+        h = model.embeddings(input_ids=enc["input_ids"])
+        ext = torch.zeros(1, 1, 1, h.shape[1])
+        for block in model.encoder.layer[:layers]:
+            out = block(h, attention_mask=ext)
+            h = out[0] if isinstance(out, tuple) else out
+    return h[0]
+
+
+def test_offered_lower_states_are_finished_into_the_same_embedding(monkeypatch):
+    finished_rows = []
+    real_finish = embeddings._finish
+    monkeypatch.setattr(embeddings, "_finish",
+                        lambda model, layer, states, mask: finished_rows.append(len(states)) or real_finish(model, layer, states, mask))
+    texts = ["Offered by the analyser: what was that like?", "And this one, a little longer, was offered too."]
+    full = embeddings.embed(texts)
+    embeddings.offer_lower_states(texts, [_lower_states(t) for t in texts], 3)
+    assert all(t in embeddings._lower for t in texts)
+    finished = embeddings.embed(texts + ["Never offered, so the whole encoder runs for this one."] + texts[:1])
+    assert finished_rows == [3]  # the two offered texts (one of them twice) only ran the upper layers
+    for a, b in zip(list(full) + [full[0]], list(finished[:2]) + [finished[3]]):
+        assert _cos(a, b) > 0.99999
+    assert _cos(finished[2], embeddings.embed(["Never offered, so the whole encoder runs for this one."])[0]) > 0.99999
+
+
+def test_an_offer_that_does_not_fit_is_not_used(monkeypatch):
+    text = "Offered with the wrong length: how are you holding up?"
+    reference = embeddings.embed([text])[0]
+    wrong = _lower_states(text)[:-2]  # not this text's token count
+    embeddings.offer_lower_states([text, "   "], [wrong, wrong], 3)
+    assert "   " not in embeddings._lower and text in embeddings._lower
+    finished = []
+    real_finish = embeddings._finish
+    monkeypatch.setattr(embeddings, "_finish", lambda *a: finished.append(1) or real_finish(*a))
+    assert _cos(embeddings.embed([text])[0], reference) > 0.99999
+    assert not finished  # the whole encoder ran instead
+
+
+def test_offers_are_bounded(monkeypatch):
+    monkeypatch.setattr(embeddings, "MAX_LOWER", 2)
+    state = _lower_states("x")
+    embeddings.offer_lower_states([f"bounded offer {i}" for i in range(5)], [state] * 5, 3)
+    assert len(embeddings._lower) <= 2 and "bounded offer 4" in embeddings._lower
+    embeddings._lower.clear()
+
+
+def test_the_analyser_offers_the_lower_states_of_what_it_analyses():
+    from rjcoach.analyzer import get_analyzer
+
+    analyzer = get_analyzer()
+    text = "So since the break-in you have not slept at home?"
+    embeddings._cache.pop(text, None)
+    reference = embeddings.embed([text])[0]
+    analyzer.analyze(text, "I stay at my sister's most nights now.")
+    assert text in embeddings._lower
+    assert _cos(embeddings.embed_one(text), reference) > 0.9999

@@ -34,3 +34,83 @@ def test_missing_weights_stop(tmp_path):
     shutil.copy(model_dir_from_env() / CONFIG_FILE, tmp_path / CONFIG_FILE)
     with pytest.raises(ModelFileError, match="missing"):
         load_model(tmp_path)
+
+
+def _bias(model, mask):
+    import torch
+
+    return model._extended_mask(mask, torch.float32)
+
+
+def test_cross_layer_without_context_is_the_layers_own_forward():
+    import torch
+
+    from rjcoach.model import RubricClassifier, _cross_layer
+
+    model = RubricClassifier(3).eval()
+    torch.manual_seed(0)
+    h = torch.randn(2, 7, 384)
+    mask = torch.ones(2, 7)
+    mask[1, 5:] = 0  # the second row is padded
+    layer = model.encoder.encoder.layer[3]
+    with torch.inference_mode():
+        ours = _cross_layer(layer, h, h[:, :0], _bias(model, mask), training=False)
+        theirs = layer(h, attention_mask=_bias(model, mask))
+        theirs = theirs[0] if isinstance(theirs, tuple) else theirs
+    assert torch.allclose(ours[0], theirs[0], atol=1e-5)
+    assert torch.allclose(ours[1, :5], theirs[1, :5], atol=1e-5)
+
+
+def test_tuned_forward_reads_the_context_and_ignores_padding():
+    import torch
+
+    from rjcoach.model import RubricClassifier
+
+    model = RubricClassifier(3).eval()
+    torch.manual_seed(1)
+    h, hc = torch.randn(1, 6, 384), torch.randn(1, 9, 384)
+    feats = torch.zeros(1, 17)
+    one, none = torch.ones(1, 6), torch.zeros(1, 0)
+    with torch.inference_mode():
+        alone = model.tuned_forward(h, one, hc[:, :0], none, feats)
+        with_ctx = model.tuned_forward(h, one, hc, torch.ones(1, 9), feats)
+        # the same two rows in one batch: the first without a context, the second padded to 9 tokens
+        hb = torch.cat([h, torch.cat([h[:, :4], torch.zeros(1, 2, 384)], 1)])
+        mb = torch.tensor([[1.0] * 6, [1.0] * 4 + [0.0] * 2])
+        hcb = torch.cat([torch.zeros(1, 9, 384), hc])
+        cmb = torch.stack([torch.zeros(9), torch.ones(9)])
+        both = model.tuned_forward(hb, mb, hcb, cmb, torch.zeros(2, 17))
+        short = model.tuned_forward(h[:, :4], torch.ones(1, 4), hc, torch.ones(1, 9), feats)
+    assert not torch.allclose(alone, with_ctx, atol=1e-4)  # the context matters
+    assert torch.allclose(both[0], alone[0], atol=1e-5)
+    assert torch.allclose(both[1], short[0], atol=1e-5)
+
+
+def test_context_ids_keep_the_end_of_a_long_line():
+    from transformers import AutoTokenizer
+
+    from rjcoach.encoder import encoder_dir
+    from rjcoach.model import context_ids
+
+    tok = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
+    long_line = "it was fine at first " * 40 + "and then I was terrified"
+    rows = context_ids(tok, [long_line, None, "   ", "Hi."], limit=16)
+    assert len(rows[0]) == 16 and rows[0][0] == tok.cls_token_id and rows[0][-1] == tok.sep_token_id
+    assert tok.decode(rows[0][1:-1]).endswith("and then i was terrified")
+    assert rows[1] == [] and rows[2] == []
+    assert rows[3] == tok("Hi.")["input_ids"]
+
+
+@pytest.mark.parametrize("mode", ["sideways", None])
+def test_a_model_from_an_older_rjcoach_is_refused_with_the_fix(tmp_path, mode):
+    """Models built before message and context were read apart have no (or another) context_mode."""
+    import json
+
+    raw = json.loads((model_dir_from_env() / CONFIG_FILE).read_text())
+    raw.pop("context_mode")
+    if mode:
+        raw["context_mode"] = mode
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(raw))
+    with pytest.raises(ModelFileError, match=f"context_mode {mode!r}") as err:
+        ModelConfig.load(tmp_path)
+    assert str(tmp_path / CONFIG_FILE) in str(err.value) and "rjcoach train" in str(err.value)
