@@ -5,9 +5,9 @@ A persona is one simulated person; a scenario is an incident with a roster of pe
 """
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rjcoach.labels import ACCUSATORY
 
@@ -57,17 +57,17 @@ def _replies(values: list[ReplyIn]) -> list[Reply]:
     return [Reply(text=v) if isinstance(v, str) else v for v in values]
 
 
+Replies = Annotated[list[ReplyIn], AfterValidator(_replies)]
+"""Authored lines, each a plain string or a ``{text, emotion}`` mapping; read as :class:`Reply`."""
+
+
 class Topic(Strict):
     """How the persona answers when the trainee raises this topic."""
 
     prompts: list[str] = Field(min_length=2, description="trainee phrasings that raise the topic")
-    guarded: list[ReplyIn] = Field(min_length=2, description="replies while trust is low")
-    open: list[ReplyIn] = Field(min_length=2, description="replies once trust is high")
+    guarded: Replies = Field(min_length=2, description="replies while trust is low")
+    open: Replies = Field(min_length=2, description="replies once trust is high")
 
-    @field_validator("guarded", "open")
-    @classmethod
-    def _as_replies(cls, v: list[ReplyIn]) -> list[Reply]:
-        return _replies(v)
 
 
 class Disclosure(Strict):
@@ -105,18 +105,14 @@ class Sensitivity(Strict):
 class Reactions(Strict):
     """In-character replies to each accusatory label (the rubric's accusatory family)."""
 
-    accusation: list[ReplyIn] = Field(min_length=2)
-    labeling: list[ReplyIn] = Field(min_length=2)
-    victim_blaming: list[ReplyIn] = Field(min_length=2)
-    threat: list[ReplyIn] = Field(min_length=2)
-    minimizing: list[ReplyIn] = Field(min_length=2)
-    why_question: list[ReplyIn] = Field(min_length=2)
-    generalization: list[ReplyIn] = Field(min_length=2)
+    accusation: Replies = Field(min_length=2)
+    labeling: Replies = Field(min_length=2)
+    victim_blaming: Replies = Field(min_length=2)
+    threat: Replies = Field(min_length=2)
+    minimizing: Replies = Field(min_length=2)
+    why_question: Replies = Field(min_length=2)
+    generalization: Replies = Field(min_length=2)
 
-    @field_validator("*")
-    @classmethod
-    def _as_replies(cls, v: list[ReplyIn]) -> list[Reply]:
-        return _replies(v)
 
 
 assert set(Reactions.model_fields) == set(ACCUSATORY)
@@ -169,26 +165,18 @@ class ApologyLines(Strict):
 
     prompts: list[str] = Field(default_factory=list, max_length=20,
                                description="extra facilitator phrasings that invite the apology")
-    sincere: list[ReplyIn] = Field(min_length=2)
-    deflecting: list[ReplyIn] = Field(min_length=2)
+    sincere: Replies = Field(min_length=2)
+    deflecting: Replies = Field(min_length=2)
 
-    @field_validator("sincere", "deflecting")
-    @classmethod
-    def _as_replies(cls, v: list[ReplyIn]) -> list[Reply]:
-        return _replies(v)
 
 
 class ApologyResponses(Strict):
     """How the harmed party answers an apology: it lands, half lands, or falls flat."""
 
-    accepts: list[ReplyIn] = Field(min_length=2)
-    doubts: list[ReplyIn] = Field(min_length=2)
-    rejects: list[ReplyIn] = Field(min_length=2)
+    accepts: Replies = Field(min_length=2)
+    doubts: Replies = Field(min_length=2)
+    rejects: Replies = Field(min_length=2)
 
-    @field_validator("*")
-    @classmethod
-    def _as_replies(cls, v: list[ReplyIn]) -> list[Reply]:
-        return _replies(v)
 
 
 class Participant(Strict):
@@ -198,16 +186,12 @@ class Participant(Strict):
                                  description="persona id of the person they are there for (parents, supporters)")
     apology: ApologyLines | None = None  # the responsible party
     on_apology: ApologyResponses | None = None  # the harmed party
-    defends: list[ReplyIn] = Field(default_factory=list, description="when the person they support is blamed")
-    rebukes: list[ReplyIn] = Field(default_factory=list, description="when the person they support dodges or blames")
-    wider_harm: list[ReplyIn] = Field(default_factory=list, description="community: the harm beyond the people here")
-    agrees: list[ReplyIn] = Field(default_factory=list, description="saying yes to a proposal ({item} is its description)")
-    declines: list[ReplyIn] = Field(default_factory=list, description="not ready to say yes ({item} likewise)")
+    defends: Replies = Field(default_factory=list, description="when the person they support is blamed")
+    rebukes: Replies = Field(default_factory=list, description="when the person they support dodges or blames")
+    wider_harm: Replies = Field(default_factory=list, description="community: the harm beyond the people here")
+    agrees: Replies = Field(default_factory=list, description="saying yes to a proposal ({item} is its description)")
+    declines: Replies = Field(default_factory=list, description="not ready to say yes ({item} likewise)")
 
-    @field_validator("defends", "rebukes", "wider_harm", "agrees", "declines")
-    @classmethod
-    def _as_replies(cls, v: list[ReplyIn]) -> list[Reply]:
-        return _replies(v)
 
     @model_validator(mode="after")
     def _placeholders(self) -> "Participant":
