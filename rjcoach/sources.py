@@ -166,18 +166,20 @@ def load_esconv_turns(public: Path = PUBLIC_DIR) -> list[EsconvTurn]:
 def _esconv_targets(strategy: str, text: str) -> dict[str, int]:
     t: dict[str, int] = {}
     has_qmark = "?" in text
+    # One strategy per turn: what a turn's strategy is not, it is coded as not being (as the
+    # independent evaluation reads it), for the four labels ESConv speaks to.
     if strategy == "Question":
         t.update(any_question=1, reflection=0, emotion_label=0, advice=0)
     elif strategy == "Restatement or Paraphrasing":
-        t.update(reflection=1, advice=0)
+        t.update(reflection=1, emotion_label=0, advice=0)
     elif strategy == "Reflection of feelings":
         t.update(reflection=1, emotion_label=1, advice=0)
     elif strategy == "Providing Suggestions":
         t.update(advice=1, reflection=0, emotion_label=0)
     elif strategy == "Affirmation and Reassurance":
-        t.update(empathy_any=1)
+        t.update(empathy_any=1, reflection=0, emotion_label=0, advice=0)
     elif strategy in ("Information", "Self-disclosure", "Others"):
-        t.update(reflection=0, emotion_label=0)
+        t.update(reflection=0, emotion_label=0, advice=0)
     if strategy != "Question" and not has_qmark:
         t["any_question"] = 0
     return t
