@@ -121,7 +121,7 @@ class RubricComponent:
 
     def _logits(self, texts: list[str], contexts: list[str | None], feats) -> np.ndarray:
         from rjcoach import embeddings
-        from rjcoach.model import context_ids, pad_ids
+        from rjcoach.model import context_ids, pad_ids, pad_states
 
         torch = self._torch
         wanted = {c for c in contexts if c and c.strip()}
@@ -151,14 +151,7 @@ class RubricComponent:
                     self._contexts.update(fresh)
                     while len(self._contexts) > CONTEXT_CACHE:
                         self._contexts.popitem(last=False)
-            states = [known.get(c) for c in contexts]
-            n = max((0 if st is None else st.shape[0]) for st in states)
-            hc = h.new_zeros(len(states), n, h.shape[-1])
-            cmask = torch.zeros(len(states), n, dtype=torch.long)
-            for j, st in enumerate(states):
-                if st is not None:
-                    hc[j, : st.shape[0]] = st
-                    cmask[j, : st.shape[0]] = 1
+            hc, cmask = pad_states([known.get(c) for c in contexts], h.shape[-1], h.dtype)
             out = self.model.tuned_forward(h, mask, hc, cmask, feats)
         return out.float().numpy().astype(np.float64)
 

@@ -85,9 +85,9 @@ def _finish(model, layer: int, states, attention_mask):
     """The encoder's last hidden states from its states after ``layer`` layers (see offer_lower_states)."""
     import torch
 
-    h = states[0].new_zeros(*attention_mask.shape, states[0].shape[-1])
-    for j, st in enumerate(states):
-        h[j, : st.shape[0]] = st
+    from rjcoach.model import pad_states
+
+    h, _ = pad_states(states, states[0].shape[-1], states[0].dtype)  # lengths fit the mask (checked by embed)
     ext = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
     for block in model.encoder.layer[layer:]:
         out = block(h, attention_mask=ext)

@@ -203,6 +203,19 @@ def pad_ids(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
+def pad_states(states, hidden: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-text hidden states ``[len_i, hidden]`` (``None`` for no text) -> (``[B, T, hidden]``
+    zero-padded on the right in ``dtype``, ``[B, T]`` mask of the real positions)."""
+    n = max((0 if s is None else s.shape[0]) for s in states)
+    h = torch.zeros(len(states), n, hidden, dtype=dtype)
+    mask = torch.zeros(len(states), n, dtype=torch.long)
+    for j, s in enumerate(states):
+        if s is not None:
+            h[j, : s.shape[0]] = s
+            mask[j, : s.shape[0]] = 1
+    return h, mask
+
+
 def context_ids(tokenizer, contexts, limit: int = CONTEXT_TOKENS) -> list[list[int]]:
     """Token ids of each context on its own: ``[CLS]`` + its last ``limit - 2`` word pieces +
     ``[SEP]`` (the end of a long line is what the message answers); ``[]`` for none or blank."""

@@ -124,21 +124,12 @@ class _Cache:
                 log(f"  cached {b + len(idx)}/{len(order)} ({time.time() - start:.0f}s)")
         return out
 
-    @staticmethod
-    def _pad(states: list[torch.Tensor | None], hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
-        n = max((0 if s is None else s.shape[0]) for s in states)
-        h = torch.zeros(len(states), n, hidden)
-        mask = torch.zeros(len(states), n, dtype=torch.long)
-        for j, s in enumerate(states):
-            if s is not None:
-                h[j, : s.shape[0]] = s.float()
-                mask[j, : s.shape[0]] = 1
-        return h, mask
-
     def batch(self, idx: list[int]):
+        from rjcoach.model import pad_states
+
         hidden = self.text[idx[0]].shape[-1]
-        h, mask = self._pad([self.text[i] for i in idx], hidden)
-        hc, cmask = self._pad([self.ctx[i] for i in idx], hidden)
+        h, mask = pad_states([self.text[i] for i in idx], hidden, torch.float32)
+        hc, cmask = pad_states([self.ctx[i] for i in idx], hidden, torch.float32)
         return h, mask, hc, cmask
 
 
