@@ -83,16 +83,10 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
 
 def _finish(model, layer: int, states, attention_mask):
     """The encoder's last hidden states from its states after ``layer`` layers (see offer_lower_states)."""
-    import torch
-
-    from rjcoach.model import pad_states
+    from rjcoach.model import pad_states, run_layers
 
     h, _ = pad_states(states, states[0].shape[-1], states[0].dtype)  # lengths fit the mask (checked by embed)
-    ext = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
-    for block in model.encoder.layer[layer:]:
-        out = block(h, attention_mask=ext)
-        h = out[0] if isinstance(out, tuple) else out
-    return h
+    return run_layers(model.encoder.layer[layer:], h, attention_mask)
 
 
 def offer_lower_states(texts: Sequence[str], states: Sequence, layer: int) -> None:

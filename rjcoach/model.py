@@ -105,18 +105,11 @@ class RubricClassifier(nn.Module):
         self.head = nn.Linear(2 * hidden + N_RULE_FEATURES, len(LABELS))
 
     # -- the two halves, so training can cache the frozen half ------------------------------
-    def _extended_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        mask = attention_mask[:, None, None, :].to(dtype)
-        return (1.0 - mask) * torch.finfo(dtype).min
-
     @torch.no_grad()
     def frozen_states(self, input_ids, attention_mask) -> torch.Tensor:
         """Hidden states after the frozen lower layers (no gradient): the base encoder's own."""
         h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
-        ext = self._extended_mask(attention_mask, h.dtype)
-        for layer in self.encoder.encoder.layer[: self.split]:
-            h = _layer_out(layer(h, attention_mask=ext))
-        return h
+        return run_layers(self.encoder.encoder.layer[: self.split], h, attention_mask)
 
     def tuned_forward(self, h, mask, h_ctx, ctx_mask, rule_features) -> torch.Tensor:
         """Logits from the utterance's and the context's frozen-layer states.
@@ -128,7 +121,7 @@ class RubricClassifier(nn.Module):
         mask = mask.to(h.dtype)
         ctx_mask = ctx_mask.to(h.dtype)
         kv_ctx = h_ctx + self.context_role.to(h.dtype)
-        bias = self._extended_mask(torch.cat([mask, ctx_mask], 1), h.dtype)
+        bias = extended_mask(torch.cat([mask, ctx_mask], 1), h.dtype)
         for layer in self.encoder.encoder.layer[self.split :]:
             h = _cross_layer(layer, h, kv_ctx, bias, self.training)
         text_vec = _masked_mean(h.float(), mask.float())
@@ -170,8 +163,20 @@ class RubricClassifier(nn.Module):
             self.context_role.copy_(state["context_role"].float())
 
 
-def _layer_out(out):
-    return out[0] if isinstance(out, tuple) else out
+def extended_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, S] mask of real positions -> the additive [B, 1, 1, S] attention bias BERT layers take."""
+    mask = attention_mask[:, None, None, :].to(dtype)
+    return (1.0 - mask) * torch.finfo(dtype).min
+
+
+def run_layers(layers, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """``h`` through BERT ``layers`` in turn, padding masked out (the frozen half here; the sentence
+    encoder's upper half in ``rjcoach.embeddings``)."""
+    bias = extended_mask(attention_mask, h.dtype)
+    for layer in layers:
+        out = layer(h, attention_mask=bias)
+        h = out[0] if isinstance(out, tuple) else out
+    return h
 
 
 def _cross_layer(layer, h, kv_ctx, bias, training: bool):

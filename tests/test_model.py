@@ -39,7 +39,9 @@ def test_missing_weights_stop(tmp_path):
 def _bias(model, mask):
     import torch
 
-    return model._extended_mask(mask, torch.float32)
+    from rjcoach.model import extended_mask
+
+    return extended_mask(mask, torch.float32)
 
 
 def test_cross_layer_without_context_is_the_layers_own_forward():
