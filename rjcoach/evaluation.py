@@ -153,7 +153,9 @@ def evaluate_suite(analyzer=None, limit: int | None = None, progress: bool = Fal
     from rjcoach.sources import PUBLIC_DIR, load_esconv_turns, load_sources, public_tuning_half
 
     analyzer = analyzer or get_analyzer()
-    out: dict = {"generated": time.strftime("%Y-%m-%d"), "limit": limit}
+    from rjcoach.precision import precision
+
+    out: dict = {"generated": time.strftime("%Y-%m-%d"), "limit": limit, "precision": precision()}
     test = [e for e in load_sources(("indomain",)) if e.split == "test"][:limit]
     preds = analyzer.analyze_many([e.text for e in test], [e.context for e in test], progress=progress)
     out["indomain_test"] = label_report([e.labels for e in test], [p.labels for p in preds])
@@ -240,6 +242,8 @@ def metrics_markdown(suite: dict) -> str:
     acc = ind["any_accusatory"]
     per.append(f"| any accusatory | {acc['precision']:.3f} | {acc['recall']:.3f} | {acc['f1']:.3f} | {acc['support']} |")
     head = f"Measured {suite['generated']}" + (f" (limit {suite['limit']} per set)" if suite.get("limit") else "")
+    if suite.get("precision"):
+        head += f", encoders in {suite['precision']}"
     return "\n".join([CARD_START, head + ":", "", *rows, *per, CARD_END])
 
 

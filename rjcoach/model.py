@@ -108,8 +108,7 @@ class RubricClassifier(nn.Module):
     @torch.no_grad()
     def frozen_states(self, input_ids, attention_mask) -> torch.Tensor:
         """Hidden states after the frozen lower layers (no gradient): the base encoder's own."""
-        h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
-        return run_layers(self.encoder.encoder.layer[: self.split], h, attention_mask)
+        return encode(self.encoder, input_ids, attention_mask, self.split)
 
     def tuned_forward(self, h, mask, h_ctx, ctx_mask, rule_features) -> torch.Tensor:
         """Logits from the utterance's and the context's frozen-layer states.
@@ -118,12 +117,10 @@ class RubricClassifier(nn.Module):
         each alone; ``mask`` and ``ctx_mask`` mark their real tokens. Pooling and the head run in
         float32 whatever precision the encoder runs in.
         """
-        mask = mask.to(h.dtype)
-        ctx_mask = ctx_mask.to(h.dtype)
+        lengths, ctx_lengths = mask.sum(1).tolist(), ctx_mask.sum(1).tolist()
         kv_ctx = h_ctx + self.context_role.to(h.dtype)
-        bias = extended_mask(torch.cat([mask, ctx_mask], 1), h.dtype)
         for layer in self.encoder.encoder.layer[self.split :]:
-            h = _cross_layer(layer, h, kv_ctx, bias, self.training)
+            h = bert_layer(layer, h, lengths, kv_ctx, ctx_lengths, self.training)
         text_vec = _masked_mean(h.float(), mask.float())
         ctx_vec = _masked_mean(h_ctx.float(), ctx_mask.float())
         features = torch.cat([text_vec, ctx_vec, rule_features.float()], dim=-1)
@@ -163,37 +160,60 @@ class RubricClassifier(nn.Module):
             self.context_role.copy_(state["context_role"].float())
 
 
-def extended_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """[B, S] mask of real positions -> the additive [B, 1, 1, S] attention bias BERT layers take."""
-    mask = attention_mask[:, None, None, :].to(dtype)
-    return (1.0 - mask) * torch.finfo(dtype).min
+def encode(bert, input_ids, attention_mask, layers: int | None = None) -> torch.Tensor:
+    """A BERT model's hidden states after its first ``layers`` layers (all by default)."""
+    h = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+    return run_layers(bert.encoder.layer[:layers], h, attention_mask)
 
 
 def run_layers(layers, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """``h`` through BERT ``layers`` in turn, padding masked out (the frozen half here; the sentence
-    encoder's upper half in ``rjcoach.embeddings``)."""
-    bias = extended_mask(attention_mask, h.dtype)
+    """``h`` through BERT ``layers`` in turn; ``attention_mask`` marks each row's real tokens, which
+    come first (right padding). The frozen half here; the sentence encoder in ``rjcoach.embeddings``."""
+    lengths = attention_mask.sum(1).tolist()
     for layer in layers:
-        out = layer(h, attention_mask=bias)
-        h = out[0] if isinstance(out, tuple) else out
+        h = bert_layer(layer, h, lengths)
     return h
 
 
-def _cross_layer(layer, h, kv_ctx, bias, training: bool):
-    """One BERT layer (its own weights) where ``h``'s tokens attend to ``[h ; kv_ctx]`` and only
-    ``h`` is updated. With no context tokens it is exactly the layer's ordinary forward pass."""
+def bert_layer(layer, h, lengths, kv_ctx=None, ctx_lengths=None, training: bool = False):
+    """One BERT layer with its own weights. Row ``j`` of ``h`` has ``lengths[j]`` real tokens (then
+    padding); they attend to themselves and, when context states are given, to the first
+    ``ctx_lengths[j]`` rows of ``kv_ctx[j]``. Only ``h`` is updated. With no context this is the
+    layer's ordinary forward pass.
+
+    Attention is computed in float32. In bfloat16 it runs text by text on the real tokens only: the
+    attention kernel rounds differently for different padded lengths, and bfloat16 then carries
+    that difference on, which made a message's scores depend on what it was batched with (the
+    linear layers work row by row and do not). In float32 one padded call moves results by about
+    1e-7, far below anything a threshold can see."""
     att = layer.attention.self
     b, t, hidden = h.shape
     heads, size = att.num_attention_heads, att.attention_head_size
-    kv = torch.cat([h, kv_ctx], 1) if kv_ctx.shape[1] else h
+    with_ctx = kv_ctx is not None and kv_ctx.shape[1] > 0
+    kv = torch.cat([h, kv_ctx], 1) if with_ctx else h
     s = kv.shape[1]
-    q = att.query(h).view(b, t, heads, size).transpose(1, 2)
-    k = att.key(kv).view(b, s, heads, size).transpose(1, 2)
-    v = att.value(kv).view(b, s, heads, size).transpose(1, 2)
-    a = nn.functional.scaled_dot_product_attention(
-        q, k, v, attn_mask=bias, dropout_p=att.dropout.p if training else 0.0, scale=att.scaling
-    )
-    h = layer.attention.output(a.transpose(1, 2).reshape(b, t, hidden), h)
+    q = att.query(h).view(b, t, heads, size).transpose(1, 2).float()
+    k = att.key(kv).view(b, s, heads, size).transpose(1, 2).float()
+    v = att.value(kv).view(b, s, heads, size).transpose(1, 2).float()
+    dropout = att.dropout.p if training else 0.0
+    if h.dtype == torch.float32:
+        real = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
+        if with_ctx:
+            ctx_real = torch.arange(s - t)[None, :] < torch.tensor(ctx_lengths)[:, None]
+            real = torch.cat([real, ctx_real], 1)
+        bias = (~real)[:, None, None, :].float() * torch.finfo(torch.float32).min
+        a = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=att.scaling)
+    else:
+        a = torch.zeros(b, heads, t, size)
+        for j, n in enumerate(lengths):
+            if not n:
+                continue
+            kj, vj = k[j, :, :n], v[j, :, :n]
+            if with_ctx and ctx_lengths[j]:
+                end = t + ctx_lengths[j]
+                kj, vj = torch.cat([kj, k[j, :, t:end]], 1), torch.cat([vj, v[j, :, t:end]], 1)
+            a[j, :, :n] = nn.functional.scaled_dot_product_attention(q[j, :, :n], kj, vj, scale=att.scaling)
+    h = layer.attention.output(a.transpose(1, 2).reshape(b, t, hidden).to(h.dtype), h)
     return layer.output(layer.intermediate(h), h)
 
 

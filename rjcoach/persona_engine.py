@@ -200,6 +200,15 @@ def topic_index(persona: Persona) -> TopicIndex:
     return _INDEX_CACHE[key]
 
 
+def persona_lines(persona: Persona) -> list[str]:
+    """Every line the embedded engine can say for ``persona``, word for word (its topic replies,
+    disclosures and reactions to accusatory language): what a trainee's message will answer."""
+    lines = [r.text for topic in persona.topics.values() for r in (*topic.guarded, *topic.open)]
+    lines += [d.text for d in persona.disclosures]
+    lines += [r.text for label in REACTION_ORDER for r in getattr(persona.reactions, label)]
+    return list(dict.fromkeys(lines))
+
+
 @dataclass
 class EmbeddedPersona:
     """A persona played by the embedded engine."""

@@ -1,15 +1,15 @@
 """The number format the encoders compute in at run time (training always uses float32).
 
-``RJCOACH_PRECISION`` chooses: ``float32`` (the default), ``bfloat16`` or ``auto``. ``auto`` takes
+``RJCOACH_PRECISION`` chooses: ``auto`` (the default), ``float32`` or ``bfloat16``. ``auto`` takes
 bfloat16 only where the CPU computes it natively (AVX-512 BF16 or AMX, as listed in
-``/proc/cpuinfo``) and oneDNN can use it; elsewhere bfloat16 would be emulated and slower.
+``/proc/cpuinfo``) and oneDNN can use it; elsewhere bfloat16 would be emulated and slower, so
+float32.
 
-Why float32 stays the default (measured 2026-11-25, docs/load.md): bfloat16 cuts the analyser's
-batched cost per message from about 14.6 to 8.5 ms on this project's machine with in-domain
-macro-F1 unchanged, but batch padding then moves scores by up to 0.013, so 3 of 689 test messages
-got different labels analysed alone and in a batch. In the app, where concurrent trainees share
-batches, a message's flags would depend on who else was typing. The shipped thresholds are
-calibrated in float32.
+Measured on this project's machine (2026-11-25, docs/load.md): bfloat16 cuts the analyser's batched
+cost per message by about a quarter and the 10-session closed-loop turn p95 from about 150 to about
+130 ms, with the evaluation suite unchanged (in-domain macro-F1 0.849 against 0.848 in float32; the
+shipped thresholds are calibrated in float32). A message's scores do not depend on what it is
+batched with in either format: attention runs text by text in bfloat16 (``rjcoach.model.bert_layer``).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 def choose(setting: str | None, native_bf16: bool, onednn_bf16: bool) -> str:
     """The precision a setting resolves to; an unknown setting is refused by name."""
-    value = (setting or "float32").strip().lower()
+    value = (setting or "auto").strip().lower()
     if value not in PRECISIONS:
         raise ValueError(f"{ENV}={setting!r} is not one of {', '.join(PRECISIONS)}")
     if value == "auto":

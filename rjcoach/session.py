@@ -6,13 +6,16 @@ Nothing else strings these steps together; the UI only calls this class.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 from rjcoach.analysis import Analysis
 from rjcoach.coach import Feedback, PriorTurn, coach
-from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaTurn
+from rjcoach.persona_engine import EmbeddedPersona, Observation, PersonaTurn, persona_lines
 from rjcoach.persona_loader import Library
 from rjcoach.store import PracticeSessionRow, Store, StoredTurn
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff\u3000"
@@ -93,6 +96,18 @@ class PracticeSession:
         self._agent_factory = agent
         self.agent = self._fresh_agent()
         self._replay(store.turns(row.id))
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """The persona's lines are what the trainee's messages will answer: the analyser reads them
+        now (once per process for each persona), so a turn pays only for the message."""
+        keep = getattr(self.analyzer, "keep_contexts", None)
+        if keep is None or not isinstance(self.agent, EmbeddedPersona):  # an LLM's lines are new each time
+            return
+        try:
+            keep(persona_lines(self.persona))
+        except Exception:  # only speed is lost: a turn reads its context itself
+            log.exception("reading persona %s's lines ahead failed", self.persona.id)
 
     # construction ------------------------------------------------------------------------------
     @classmethod

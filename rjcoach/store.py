@@ -161,6 +161,19 @@ class StoredTurn:
     rewound: bool
 
 
+POOL_SIZE = 16
+"""Pooled database connections kept open: more than the app's concurrent turns (a connection beyond
+the pool is opened, set up and closed for each use)."""
+
+
+def _pool_settings(url: str) -> dict:
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread; no pool to size
+            return {}
+        return {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}  # a local file needs no ping
+    return {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_pre_ping": True}
+
+
 class StoreError(RuntimeError):
     """The database could not be written or read; the message is safe to show a trainee."""
 
@@ -168,7 +181,7 @@ class StoreError(RuntimeError):
 class Store:
     def __init__(self, url: str | None = None, migrate: bool = True) -> None:
         self.url = url or default_url()
-        self.engine = create_engine(self.url, future=True, pool_pre_ping=True)
+        self.engine = create_engine(self.url, future=True, **_pool_settings(self.url))
         if self.engine.dialect.name == "sqlite":
             @event.listens_for(self.engine, "connect")
             def _sqlite_pragmas(conn, _record):  # durable writes, concurrent readers

@@ -5,7 +5,6 @@ import spacy
 import rjcoach
 from rjcoach.analysis import MAX_TEXT_CHARS, Analysis
 from rjcoach.analyzer import COMPONENT, SPACY_PIPELINE, get_analyzer
-from rjcoach.precision import precision
 from rjcoach.labels import ACCUSATORY, FAMILIES, LABELS
 
 pytestmark = pytest.mark.slow
@@ -73,14 +72,33 @@ def test_batch_matches_single(analyzer):
     texts = ["Go on.", "Why did you do it?", "", "So you felt nobody was listening."]
     contexts = [None, "I did it.", None, "I rang them four times and nobody came."]
     many = rjcoach.analyze_many(texts, contexts, batch_size=2)
-    # Padding in a batch changes the rounding: invisible in float32, about 1e-2 at most in bfloat16
-    # (docs/load.md: how often that moves a label across its threshold).
-    tolerance = 1e-4 if precision() == "float32" else 0.03
-    for t, c, m in zip(texts, contexts, many):
+    for t, c, m in zip(texts, contexts, many):  # in float32 and bfloat16 alike (rjcoach.model.bert_layer)
         one = analyzer.analyze(t, c)
         assert one.labels == m.labels
         for label in LABELS:
-            assert abs(one.scores[label] - m.scores[label]) < tolerance
+            assert abs(one.scores[label] - m.scores[label]) < 1e-5
+
+
+def test_a_bfloat16_analyser_scores_a_message_the_same_alone_and_in_a_batch(monkeypatch):
+    """Concurrent trainees share batches: in bfloat16 too, a message's flags must not depend on
+    who else was typing (shorter and longer messages and contexts around it)."""
+    from rjcoach.analyzer import Analyzer
+
+    monkeypatch.setenv("RJCOACH_PRECISION", "bfloat16")
+    bf16 = Analyzer()
+    texts = ["You never think.", "So it's the damage, the lost time, and not feeling safe walking home at night.",
+             "Why did you take it?", "Mm-hmm.", "Get a steering lock, they're twenty quid. Would've saved you all this."]
+    contexts = ["I just went.", None, "We were bored, there's nothing to do round here, honestly nothing at all, "
+                "no youth club since they shut it, no buses after seven, and everyone just hangs about the car park "
+                "because where else would we go, you tell me.",  # longer than every message
+                "And then it all went quiet.", "I just came out and the space was empty."]
+    many = bf16.analyze_many(texts, contexts)
+    for t, c, m in zip(texts, contexts, many):
+        bf16.component.forget_contexts()
+        one = bf16.analyze(t, c)
+        assert one.labels == m.labels
+        for label in LABELS:
+            assert abs(one.scores[label] - m.scores[label]) < 1e-5, (t, label)
 
 
 def test_context_is_used(analyzer):
@@ -97,15 +115,35 @@ def test_a_context_heard_before_gives_the_same_result(analyzer, monkeypatch):
 
     component = analyzer.component
     context = "I keep checking the back door, every night, three or four times."
-    component._contexts.pop(context, None)
+    component.forget_contexts()
     fresh = analyzer.analyze("You check it again and again.", context)
     assert context in component._contexts
     kept = analyzer.analyze("You check it again and again.", context)
     for label in LABELS:
         assert abs(fresh.scores[label] - kept.scores[label]) < 1e-6
-    monkeypatch.setattr(analyzer_module, "CONTEXT_CACHE", 2)
+    monkeypatch.setattr(analyzer_module, "CONTEXT_TOKENS", 30)  # each line below is 8 word pieces with [CLS] and [SEP]
     rjcoach.analyze_many(["Go on."] * 4, [f"line {i} of what they said" for i in range(4)])
-    assert len(component._contexts) <= 2 and "line 3 of what they said" in component._contexts
+    assert component._context_tokens <= 30
+    assert sum(st.shape[0] for st in component._contexts.values()) == component._context_tokens
+    assert "line 3 of what they said" in component._contexts and "line 0 of what they said" not in component._contexts
+
+
+def test_lines_read_ahead_are_kept_and_give_the_same_scores(analyzer):
+    """keep_contexts (a session start reads its persona's lines) computes each new line once; a
+    message answering one then scores as if its context had been read in the turn."""
+    component = analyzer.component
+    lines = ["The van was parked across the drive again.", "I just want it to stop.", "  ", "I just want it to stop."]
+    message = "It sounds like you are worn out by it."
+    component.forget_contexts()
+    in_turn = analyzer.analyze(message, lines[0])
+    component.forget_contexts()
+    assert analyzer.keep_contexts(lines) == 2  # blank and repeated lines are skipped
+    assert set(component._contexts) == {lines[0], lines[1]}
+    assert analyzer.keep_contexts(lines) == 0  # nothing is redone
+    ahead = analyzer.analyze(message, lines[0])
+    for label in LABELS:
+        assert abs(in_turn.scores[label] - ahead.scores[label]) < 1e-6
+    assert in_turn.labels == ahead.labels
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t "])

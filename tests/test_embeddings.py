@@ -48,17 +48,15 @@ def test_concurrent_embed_one_and_index_building_do_not_collide():
 
 
 def _lower_states(text, layers=3):
+    """What the analyser's frozen half computes for ``text`` (the sentence encoder's first layers)."""
     import torch
+
+    from rjcoach.model import encode
 
     model, tok = embeddings._load()
     enc = tok([text], return_tensors="pt")
     with torch.inference_mode():
-        h = model.embeddings(input_ids=enc["input_ids"])
-        ext = torch.zeros(1, 1, 1, h.shape[1])
-        for block in model.encoder.layer[:layers]:
-            out = block(h, attention_mask=ext)
-            h = out[0] if isinstance(out, tuple) else out
-    return h[0]
+        return encode(model, enc["input_ids"], enc["attention_mask"], layers)[0]
 
 
 def test_offered_lower_states_are_finished_into_the_same_embedding(monkeypatch):

@@ -36,28 +36,21 @@ def test_missing_weights_stop(tmp_path):
         load_model(tmp_path)
 
 
-def _bias(model, mask):
+def test_bert_layer_without_context_is_the_layers_own_forward():
     import torch
 
-    from rjcoach.model import extended_mask
-
-    return extended_mask(mask, torch.float32)
-
-
-def test_cross_layer_without_context_is_the_layers_own_forward():
-    import torch
-
-    from rjcoach.model import RubricClassifier, _cross_layer
+    from rjcoach.model import RubricClassifier, bert_layer
 
     model = RubricClassifier(3).eval()
     torch.manual_seed(0)
     h = torch.randn(2, 7, 384)
     mask = torch.ones(2, 7)
     mask[1, 5:] = 0  # the second row is padded
+    bias = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min  # what BERT layers take
     layer = model.encoder.encoder.layer[3]
     with torch.inference_mode():
-        ours = _cross_layer(layer, h, h[:, :0], _bias(model, mask), training=False)
-        theirs = layer(h, attention_mask=_bias(model, mask))
+        ours = bert_layer(layer, h, [7, 5])
+        theirs = layer(h, attention_mask=bias)
         theirs = theirs[0] if isinstance(theirs, tuple) else theirs
     assert torch.allclose(ours[0], theirs[0], atol=1e-5)
     assert torch.allclose(ours[1, :5], theirs[1, :5], atol=1e-5)
@@ -116,3 +109,30 @@ def test_a_model_from_an_older_rjcoach_is_refused_with_the_fix(tmp_path, mode):
     with pytest.raises(ModelFileError, match=f"context_mode {mode!r}") as err:
         ModelConfig.load(tmp_path)
     assert str(tmp_path / CONFIG_FILE) in str(err.value) and "rjcoach train" in str(err.value)
+
+
+def test_bfloat16_states_do_not_depend_on_the_batch():
+    """In bfloat16 a message's states are bit for bit the same alone and padded into a batch with
+    longer messages and contexts (attention runs text by text), so its flags never depend on who
+    else was typing."""
+    import torch
+
+    from rjcoach.model import RubricClassifier, bert_layer
+
+    model = RubricClassifier(3).eval()
+    model.encoder.to(torch.bfloat16)
+    torch.manual_seed(3)
+    ids, ctx = torch.randint(1000, 5000, (4, 12)), torch.randint(1000, 5000, (4, 30))
+    mask, cmask = torch.ones(4, 12, dtype=torch.long), torch.ones(4, 30, dtype=torch.long)
+    mask[0, 5:], cmask[0, 7:] = 0, 0  # the first message and its context are the shortest
+
+    def upper(ids, mask, ctx, cmask):
+        h, hc = model.frozen_states(ids, mask), model.frozen_states(ctx, cmask)
+        for layer in model.encoder.encoder.layer[3:]:
+            h = bert_layer(layer, h, mask.sum(1).tolist(), hc, cmask.sum(1).tolist())
+        return h
+
+    with torch.inference_mode():
+        batch = upper(ids, mask, ctx, cmask)
+        alone = upper(ids[:1, :5], mask[:1, :5], ctx[:1, :7], cmask[:1, :7])
+    assert torch.equal(alone[0], batch[0, :5])

@@ -168,3 +168,31 @@ def test_blame_keeps_a_persona_closed(lib):
             assert turn.variant == "reaction" and turn.disclosure is None
         assert agent.state.trust < persona.start.trust
 
+
+
+def test_persona_lines_are_every_line_the_engine_can_say(lib):
+    """What a session reads ahead for the analyser: each reply, disclosure and reaction, once."""
+    from rjcoach.persona_engine import persona_lines
+
+    for p in lib.personas.values():
+        lines = persona_lines(p)
+        assert len(lines) == len(set(lines))
+        said = {r.text for t in p.topics.values() for r in (*t.guarded, *t.open)}
+        said |= {d.text for d in p.disclosures}
+        said |= {r.text for label in ACCUSATORY for r in getattr(p.reactions, label)}
+        assert said <= set(lines), p.id
+
+
+def test_every_reply_of_a_conversation_is_among_the_persona_lines(rana):
+    from rjcoach.persona_engine import persona_lines
+
+    lines = set(persona_lines(rana))
+    agent = EmbeddedPersona(rana, seed=5)
+    for text, labels in [("What happened?", {"open_question", "restorative_question"}),
+                         ("That sounds frightening.", {"emotion_label", "sympathy"}),
+                         ("You should have locked up properly.", {"victim_blaming", "advice"}),
+                         ("Why did you leave it open?", {"why_question", "open_question"}),
+                         ("What has been the hardest part since?", {"open_question", "restorative_question"}),
+                         ("It makes sense you feel unsafe.", {"validation"})]:
+        agent.observe(obs(text, *labels))
+        assert agent.act().text in lines

@@ -7,7 +7,8 @@ from rjcoach import precision
 @pytest.mark.parametrize(
     "setting, native, onednn, expected",
     [
-        (None, True, True, "float32"),  # the default: labels never depend on batching
+        (None, True, True, "bfloat16"),  # the default is auto
+        (None, False, True, "float32"),
         ("auto", True, True, "bfloat16"),
         ("auto", False, True, "float32"),  # emulated bfloat16 is slower than float32
         ("auto", True, False, "float32"),

@@ -62,6 +62,61 @@ def test_context_for_the_analysis_is_the_persona_reply(session):
     assert second.analysis.context == first.reply.text
 
 
+def test_a_session_reads_its_personas_lines_ahead_for_the_analyser(store, lib):
+    """Starting (or resuming) a session hands the persona's lines to the analyser, so the turn that
+    answers one does not pay for reading it; the real analyser keeps them."""
+    import rjcoach
+    from rjcoach.persona_engine import persona_lines
+
+    component = rjcoach.analyzer.get_analyzer().component
+    component.forget_contexts()
+    uid = store.create_user("lee", "hash", "trainee")
+    s = PracticeSession.start(store, lib, uid, "graffiti_bakery", "rana_haddad", seed=2)
+    lines = persona_lines(lib.personas["rana_haddad"])
+    assert set(lines) <= set(component._contexts)
+    r = s.turn("What happened?")
+    assert r.reply.text in component._contexts
+
+
+class _Recording:
+    """An analyser stand-in that records what it is asked to read ahead."""
+
+    def __init__(self, fail=False):
+        self.kept, self.fail = [], fail
+
+    def analyze(self, text, context=None):
+        import rjcoach
+
+        return rjcoach.analyze(text, context)
+
+    def keep_contexts(self, lines):
+        if self.fail:
+            raise RuntimeError("no room")
+        self.kept.append(list(lines))
+        return len(lines)
+
+
+def test_read_ahead_is_skipped_for_llm_voiced_personas_and_failures_only_cost_speed(store, lib, caplog):
+    from rjcoach.persona_engine import persona_lines
+
+    uid = store.create_user("kim", "hash", "trainee")
+    rec = _Recording()
+    PracticeSession.start(store, lib, uid, "graffiti_bakery", "rana_haddad", seed=2, analyzer=rec)
+    assert rec.kept == [persona_lines(lib.personas["rana_haddad"])]
+
+    class Voiced:  # an agent that is not the embedded engine: its lines are written as it goes
+        def __init__(self, *a):
+            pass
+
+    rec = _Recording()
+    PracticeSession.start(store, lib, uid, "graffiti_bakery", "rana_haddad", seed=2, analyzer=rec, agent=Voiced)
+    assert rec.kept == []
+    broken = _Recording(fail=True)
+    s = PracticeSession.start(store, lib, uid, "graffiti_bakery", "rana_haddad", seed=2, analyzer=broken)
+    assert "reading persona rana_haddad's lines ahead failed" in caplog.text
+    assert s.turn("What happened?").reply.text
+
+
 @pytest.mark.parametrize("bad", ["", "   ", None, "\u200b\ufeff", "\u00a0\n"])
 def test_empty_messages_are_ignored_with_a_hint(session, store, bad):
     with pytest.raises(MessageRejected, match="empty"):

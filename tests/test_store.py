@@ -80,3 +80,16 @@ def test_unwritable_database_gives_a_clear_error_and_keeps_what_was_saved(tmp_pa
 def test_unknown_role_is_refused(store):
     with pytest.raises(ValueError, match="trainee"):
         store.create_user("x", "h", "superuser")
+
+
+def test_connection_pool_holds_every_concurrent_turn(tmp_path):
+    """Concurrent turns each keep a pooled connection (one beyond the pool would be opened and set
+    up for every use); only a server database is pinged before use."""
+    from rjcoach.store import POOL_SIZE, _pool_settings
+
+    file_store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert file_store.engine.pool.size() == POOL_SIZE and not file_store.engine.pool._pre_ping
+    assert _pool_settings("postgresql+psycopg://u@127.0.0.1/db")["pool_pre_ping"] is True
+    memory = Store("sqlite://")  # one connection per thread: nothing to size
+    memory.create_user("solo", "hash", "trainee")
+    assert memory.user("solo") is not None
