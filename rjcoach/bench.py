@@ -189,8 +189,12 @@ class _TimedAnalyzer:
         return self.inner.keep_contexts(contexts)
 
 
-def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: float = 1000.0) -> dict:
-    """Server-side cost of a turn (analysis, coaching, persona reply, commit), single and concurrent."""
+def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: float = 1000.0, runs: int = 3) -> dict:
+    """Server-side cost of a turn (analysis, coaching, persona reply, commit), single and concurrent.
+
+    The multi-session modes run ``runs`` times, each from cold: the p95 of one run (80 turns for 10
+    sessions) swings by a fifth between runs, so every run's p95 is printed and their median is
+    what the goal is checked against."""
     import tempfile
     import threading
 
@@ -205,6 +209,7 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
 
     sessions = max(1, min(sessions, 50))
     turns = max(1, min(turns, len(TURN_SCRIPT)))
+    runs = max(1, min(runs, 10))
     library = load_folder()
     res = {}
     threads_before = torch.get_num_threads()
@@ -217,14 +222,13 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
         from rjcoach.batching import BatchingAnalyzer
 
         batched = BatchingAnalyzer(get_analyzer())  # what the app uses
+        people = list(library.scenarios["graffiti_bakery"].roster)
         import random
 
-        modes = (("single", 1, 0.0), ("concurrent", sessions, 0.0), ("paced", sessions, think_ms))
-        for mode, n, think in modes:
-            batched.inner.component.forget_contexts()  # each mode starts cold: no persona line read yet,
+        def one_run(n: int, think: float):
+            batched.inner.component.forget_contexts()  # each run starts cold: no persona line read yet,
             embeddings._cache.clear()  # no message embedded yet
             timed = _TimedAnalyzer(batched)
-            people = list(library.scenarios["graffiti_bakery"].roster)
             started = time.perf_counter()  # as in the app, a session start reads its persona's lines ahead
             prepared = [PracticeSession.start(store, library, uid, "graffiti_bakery", people[i % len(people)].persona,
                                               seed=i, analyzer=timed) for i in range(n)]
@@ -232,7 +236,7 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
             latencies: list[float] = []
             lock = threading.Lock()
 
-            def run(sess, think=think):
+            def run(sess):
                 rng = random.Random(sess.row.seed)
                 for line in session_script(sess.row.seed, turns):
                     if think:  # a trainee reads the reply and types: 0.5x to 1.5x the think time
@@ -248,17 +252,26 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                 th.start()
             for th in threads:
                 th.join(timeout=600)
-            wall = time.perf_counter() - wall
+            return latencies, timed.times, time.perf_counter() - wall, start_ms
+
+        modes = (("single", 1, 0.0, 1), ("concurrent", sessions, 0.0, runs), ("paced", sessions, think_ms, runs))
+        for mode, n, think, repeat in modes:
+            done = [one_run(n, think) for _ in range(repeat)]
+            latencies = [x for d in done for x in d[0]]
+            analyser = [x for d in done for x in d[1]]
+            p95_runs = [_percentile(d[0], 95) for d in done]
             res[mode] = {
                 "sessions": n,
+                "runs": repeat,
                 "turns": len(latencies),
                 "p50_ms": statistics.median(latencies),
-                "p95_ms": _percentile(latencies, 95),
+                "p95_ms": statistics.median(p95_runs),
+                "p95_runs_ms": p95_runs,
                 "max_ms": max(latencies),
-                "analyser_p50_ms": statistics.median(timed.times),
-                "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
-                "turns_per_s": len(latencies) / wall,
-                "start_ms": start_ms,
+                "analyser_p50_ms": statistics.median(analyser),
+                "analyser_share": sum(analyser) / max(sum(latencies), 1e-9),
+                "turns_per_s": len(latencies) / sum(d[2] for d in done),
+                "start_ms": done[0][3],
             }
         # A facilitated conference, one session: every message is heard by four people, and the
         # apology invitation and agreement items are matched as well as the topics.
@@ -290,8 +303,9 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
     out("the script its own way. Each mode starts with nothing read: starting its sessions (not timed) reads")
     out(f"their personas' lines ahead, as a session start does in the app ({res['concurrent']['start_ms']:.0f} ms for "
         f"{res['concurrent']['sessions']} sessions, {len(people)} personas).")
-    out("The analyser share includes the message's topic embedding, which the analyser's batch finishes")
-    out("from the analysis's own lower layers:")
+    out(f"The multi-session modes run {runs} times, each from cold; their p95 is the median of the runs' p95s")
+    out("(each run's is listed below). The analyser share includes the message's topic embedding, which the")
+    out("analyser's batch finishes from the analysis's own lower layers:")
     out(f"{'':26s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s} {'turns/s':>8s} {'analyser share':>15s}")
     for mode, r in res.items():
         label = f"{mode} ({r['sessions']} session{'s' if r['sessions'] > 1 else ''})"
@@ -302,5 +316,7 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
         out(f"{label:26s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['max_ms']:8.1f} {r['turns_per_s']:8.1f} {r['analyser_share'] * 100:14.0f}%")
     for mode in ("concurrent", "paced"):
         goal = res[mode]["p95_ms"]
-        out(f"goal p95 < 150 ms at {sessions} sessions, {mode}: {'ok' if goal < 150 else 'MISSED'} ({goal:.1f} ms)")
+        each = ", ".join(f"{x:.1f}" for x in res[mode]["p95_runs_ms"])
+        out(f"goal p95 < 150 ms at {sessions} sessions, {mode}: {'ok' if goal < 150 else 'MISSED'} "
+            f"(median of {res[mode]['runs']} runs {goal:.1f} ms; each run: {each})")
     return res

@@ -104,7 +104,7 @@ def cmd_bench(args) -> int:
     if not args.skip_turns:
         from rjcoach.bench import run_turn_bench
 
-        run_turn_bench(sessions=args.sessions)
+        run_turn_bench(sessions=args.sessions, runs=args.runs)
     return 0
 
 
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=200, help="single-utterance calls to time")
     p.add_argument("--batch-n", type=int, default=512, help="utterances for the batch throughput")
     p.add_argument("--sessions", type=int, default=10, help="concurrent practice sessions for the turn cost")
+    p.add_argument("--runs", type=int, default=3, help="times each multi-session turn mode runs (its p95 is their median)")
     p.add_argument("--skip-turns", action="store_true", help="only the analyser figures")
     p.set_defaults(func=cmd_bench)
 

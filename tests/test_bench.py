@@ -18,10 +18,14 @@ def test_turn_bench_prints_single_and_concurrent_figures():
     from rjcoach.bench import run_turn_bench
 
     lines = []
-    res = run_turn_bench(sessions=2, turns=2, out=lines.append, think_ms=50)
+    res = run_turn_bench(sessions=2, turns=2, out=lines.append, think_ms=50, runs=2)
     text = "\n".join(lines)
     assert "analyser share" in text and "p95" in text
-    assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 4 and res["paced"]["turns"] == 4
+    assert res["single"]["turns"] == 2 and res["concurrent"]["turns"] == 8 and res["paced"]["turns"] == 8
+    for mode in ("concurrent", "paced"):  # each run's p95 is reported; the goal reads their median
+        runs = res[mode]["p95_runs_ms"]
+        assert len(runs) == 2 and min(runs) <= res[mode]["p95_ms"] <= max(runs)
+        assert f"each run: {runs[0]:.1f}, {runs[1]:.1f}" in text
     assert 0 < res["concurrent"]["analyser_share"] <= 1
     assert res["group"]["turns"] == 2 and "conference (1 session)" in text
 
