@@ -66,16 +66,29 @@ class MicroBatcher(Generic[In, Out]):
                         fut.set_exception(exc)
 
 
-ANALYSER_WORKERS = 2
-"""Batches the analyser can have under way at once. The parse and rules of one batch hold the
-interpreter lock while the forward pass of another runs on the other core; with one worker, 10
-sessions sending without pause queued behind it (``rjcoach bench``, docs/load.md)."""
+def analyser_batching() -> tuple[int, float]:
+    """(batch workers, batching window in ms) for the analyser, by the encoders' number format.
+
+    Measured on this project's machine (docs/load.md, 10 sessions sending without pause, 8 runs of
+    80 turns per setting). float32: two workers, so one batch's parse and rules (which hold the
+    interpreter lock) overlap another batch's forward pass: p95 142 ms against 175 with one worker.
+    bfloat16 halves the forward pass, and two workers then mostly wait on each other for the lock:
+    one worker with a 2 ms window uses 9-12 ms of CPU per turn against 12-15, batches 4.7 messages
+    against 2.9, and gave median p95s of 106, 135 and 123 ms where two workers with a 4 ms window
+    gave 122-131, 147 and 139 ms in the same series."""
+    from rjcoach.precision import precision
+
+    return (1, 2.0) if precision() == "bfloat16" else (2, 4.0)
 
 
 class BatchingAnalyzer:
     """The analyser behind a micro-batcher; bad input still fails in the caller's own thread."""
 
-    def __init__(self, inner, window_ms: float = 4.0, max_batch: int = 32, workers: int = ANALYSER_WORKERS) -> None:
+    def __init__(self, inner, window_ms: float | None = None, max_batch: int = 32, workers: int | None = None) -> None:
+        default_workers, default_window = analyser_batching()
+        workers = default_workers if workers is None else workers
+        window_ms = default_window if window_ms is None else window_ms
+        self.workers, self.window_ms = workers, window_ms
         self.inner = inner
         self._batch = MicroBatcher(self._run_many, window_ms, max_batch, "rjcoach-analyse", workers)
         self.max_batch = max_batch

@@ -292,12 +292,11 @@ def run_turn_bench(sessions: int = 10, turns: int = 8, out=print, think_ms: floa
                         "analyser_share": sum(timed.times) / max(sum(latencies), 1e-9),
                         "turns_per_s": len(latencies) / (sum(latencies) / 1000)}
     torch.set_num_threads(threads_before)
-    from rjcoach.batching import ANALYSER_WORKERS
     from rjcoach.precision import precision
 
     out(f"\nturn cost, server side (analysis + coaching + persona reply + SQLite commit), embedded engine,")
-    out(f"as in `rjcoach serve`: torch threads {APP_TORCH_THREADS}, {ANALYSER_WORKERS} analyser batch workers, "
-        f"encoders in {precision()};")
+    out(f"as in `rjcoach serve`: torch threads {APP_TORCH_THREADS}, {batched.workers} analyser batch "
+        f"worker{'s' if batched.workers > 1 else ''} with a {batched.window_ms:g} ms window, encoders in {precision()};")
     out(f"'concurrent' sends the next message as soon as a reply arrives (no reading or typing time);")
     out(f"'paced' gives each trainee {think_ms / 1000:g} s (0.5x to 1.5x) between messages; each session words")
     out("the script its own way. Each mode starts with nothing read: starting its sessions (not timed) reads")
