@@ -383,6 +383,8 @@ def run_load(url: str, trainees: int = 50, turns: int = 20, database_url: str | 
             return job.result(timeout=min(request_timeout_s, left))
         except TimeoutError:
             job.cancel()
+            if left < request_timeout_s:  # the run's deadline cut this request short, not its own timeout
+                raise _Deadline("global deadline reached during the request") from None
             raise
 
     def timed(run: TraineeRun, client, api: str, *args):
