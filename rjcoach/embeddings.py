@@ -49,6 +49,8 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """Unit-length embeddings, one row per text (float32)."""
     import torch
 
+    from rjcoach.model import encode
+
     model, tok = _load()
     out = []
     texts = list(texts)
@@ -65,8 +67,6 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
             fits = lw is not None and lw[1].shape[0] == n and lw[1].dtype == model.dtype
             groups.setdefault(lw[0] if fits else None, []).append(j)
         vecs = torch.zeros(len(chunk), model.config.hidden_size)
-        from rjcoach.model import encode
-
         with torch.inference_mode():
             for layer, rows in groups.items():
                 n = max(lengths[j] for j in rows)

@@ -167,11 +167,10 @@ the pool is opened, set up and closed for each use)."""
 
 
 def _pool_settings(url: str) -> dict:
-    if url.startswith("sqlite"):
-        if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread; no pool to size
-            return {}
-        return {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}  # a local file needs no ping
-    return {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_pre_ping": True}
+    if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread: no pool to size
+        return {}
+    # a server can drop a connection; a local SQLite file cannot, so it needs no ping
+    return {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_pre_ping": not url.startswith("sqlite")}
 
 
 class StoreError(RuntimeError):
