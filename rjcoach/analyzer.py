@@ -151,14 +151,15 @@ class RubricComponent:
             )
         return docs
 
-    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], hits) -> np.ndarray:
+    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], hits, features: bool = False) -> np.ndarray:
+        """Logits [n, 17]; with ``features``, what the head reads instead (the model's features)."""
         from rjcoach.rules import label_features
 
         torch = self._torch
         feats = torch.tensor([label_features(h) for h in hits], dtype=torch.float32)
-        return self._logits(list(texts), list(contexts), feats)
+        return self._logits(list(texts), list(contexts), feats, features)
 
-    def _logits(self, texts: list[str], contexts: list[str | None], feats) -> np.ndarray:
+    def _logits(self, texts: list[str], contexts: list[str | None], feats, features: bool = False) -> np.ndarray:
         from rjcoach import embeddings
         from rjcoach.model import pad_states
 
@@ -181,7 +182,8 @@ class RubricComponent:
                 embeddings.offer_lower_states(texts, [h[j, : len(r)].clone() for j, r in enumerate(text_rows)],
                                               self.model.split)
             hc, cmask = pad_states([known.get(c) for c in contexts], h.shape[-1], h.dtype)
-            out = self.model.tuned_forward(h, mask, hc, cmask, feats)
+            run = self.model.tuned_features if features else self.model.tuned_forward
+            out = run(h, mask, hc, cmask, feats)
         return out.float().numpy().astype(np.float64)
 
     def probabilities(self, texts, contexts, hits) -> np.ndarray:
@@ -288,8 +290,10 @@ class Analyzer:
         """Read lines that messages will answer ahead of time (see RubricComponent.keep_contexts)."""
         return self.component.keep_contexts(contexts)
 
-    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], batch_size: int = 64) -> np.ndarray:
-        """Raw classifier logits [n, 17] for messages, computed exactly as ``analyze`` does."""
+    def logits(self, texts: Sequence[str], contexts: Sequence[str | None], batch_size: int = 64,
+               features: bool = False) -> np.ndarray:
+        """Raw classifier logits [n, 17] for messages, computed exactly as ``analyze`` does; with
+        ``features``, the vectors the classifier's head reads instead (for probing the model)."""
         out = []
         for b in range(0, len(texts), batch_size):
             docs = list(self.nlp.pipe(
@@ -297,7 +301,7 @@ class Analyzer:
                 disable=[COMPONENT],
             ))
             out.append(self.component.logits([d.text for d in docs], [d._.rjcoach_context for d in docs],
-                                             [self.component.rules(d) for d in docs]))
+                                             [self.component.rules(d) for d in docs], features))
         return np.concatenate(out) if out else np.zeros((0, len(LABELS)))
 
     def analyze_many(

@@ -46,6 +46,14 @@ def cmd_analyze(args) -> int:
 def cmd_evaluate(args) -> int:
     from rjcoach import evaluation
 
+    if args.esconv_ceiling:
+        try:
+            report = evaluation.esconv_ceiling(limit=args.limit)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"rjcoach evaluate: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2) if args.json else evaluation.format_ceiling(report))
+        return 0
     if args.suite:
         suite = evaluation.evaluate_suite(limit=args.limit, progress=not args.json)
         if args.write:
@@ -179,7 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help='JSON lines of {"text", "context", "labels"}')
     p.add_argument("--suite", action="store_true", help="in-domain test split + public validation sets")
     p.add_argument("--write", action="store_true", help="with --suite: write models/analyser/metrics.json")
-    p.add_argument("--limit", type=int, help="with --suite: at most N utterances per set")
+    p.add_argument("--limit", type=int, help="with --suite or --esconv-ceiling: at most N utterances per set")
+    p.add_argument("--esconv-ceiling", action="store_true",
+                   help="how far ESConv's four tasks go under rubric rule 1, and for a head fitted to ESConv "
+                        "on this model's features (docs/data-sources.md)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

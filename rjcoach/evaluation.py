@@ -130,15 +130,18 @@ _TASK_TARGET = {
 }
 
 
+# ESConv's strategies that make each task's gold, as the independent evaluation maps them.
+ESCONV_GOLD = {
+    "question": ("Question",),
+    "reflection": ("Restatement or Paraphrasing", "Reflection of feelings"),
+    "emotion_label": ("Reflection of feelings",),
+    "advice": ("Providing Suggestions",),
+}
+
+
 def _public_gold(source: str, ex) -> dict[str, bool] | None:
     if source == "esconv":
-        s = ex.strategy
-        return {
-            "question": s == "Question",
-            "reflection": s in ("Restatement or Paraphrasing", "Reflection of feelings"),
-            "emotion_label": s == "Reflection of feelings",
-            "advice": s == "Providing Suggestions",
-        }
+        return {task: ex.strategy in strategies for task, strategies in ESCONV_GOLD.items()}
     gold = {}
     for task, target in _TASK_TARGET[source].items():
         if target not in ex.targets:
@@ -184,6 +187,114 @@ def evaluate_suite(analyzer=None, limit: int | None = None, progress: bool = Fal
                 "tasks": tasks,
             }
     return out
+
+
+# -- how far ESConv can go ---------------------------------------------------------------------
+def fit_logistic(x, y, l2: float = 1e-3, steps: int = 100):
+    """A plain L2 logistic regression (L-BFGS, full batch) on standardised features; returns a
+    function giving probabilities for new rows. Small enough to need no extra dependency."""
+    import numpy as np
+    import torch
+
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xt = torch.from_numpy(((x - mean) / std).astype(np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
+    w = torch.zeros(xt.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + l2 / 2 * (w * w).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    w_, b_ = w.detach().numpy().astype(np.float64), float(b.detach())
+    return lambda rows: 1 / (1 + np.exp(-(((rows - mean) / std) @ w_ + b_)))
+
+
+def esconv_ceiling(analyzer=None, limit: int | None = None) -> dict:
+    """How far the four ESConv tasks can go for this model while it follows the rubric.
+
+    Two bounds, each on both halves of ESConv's validation file (the half `--suite` reports, and
+    the half whose turns help set thresholds), beside the shipped analyser's own F1:
+    - ``question_mark``: F1 for ESConv's "Question" of "the turn contains a '?'". Rubric rule 1
+      codes every question as a question, while ESConv files each turn under one strategy, so a
+      suggestion or a checked restatement asked with a "?" is not "Question" there; a coder who
+      follows rule 1 scores about this.
+    - ``fitted_head``: a logistic regression per task on the features the shipped model's head
+      reads, trained on ESConv's training file with ESConv's own labels (no rubric), its threshold
+      chosen on the other half: what this encoder gives when fitted to ESConv instead of the rubric.
+    """
+    import numpy as np
+
+    from rjcoach.analyzer import get_analyzer
+    from rjcoach.sources import load_esconv_turns, public_tuning_half
+    from rjcoach.training import best_threshold
+
+    analyzer = analyzer or get_analyzer()
+    turns = load_esconv_turns()
+    train = [t for t in turns if t.split == "train"][:limit]
+    valid = [t for t in turns if t.split == "validation"]
+    halves = {
+        "reported": [t for t in valid if not public_tuning_half(t.group)][:limit],
+        "tuning": [t for t in valid if public_tuning_half(t.group)][:limit],
+    }
+
+    def features(items):
+        return analyzer.logits([t.text[:MAX_TEXT_CHARS] for t in items], [t.context for t in items], features=True)
+
+    def gold(items, task):
+        return np.array([t.strategy in ESCONV_GOLD[task] for t in items])
+
+    x_train = features(train)
+    x_half = {h: features(items) for h, items in halves.items()}
+    shipped = {
+        h: [a.labels for a in analyzer.analyze_many([t.text[:MAX_TEXT_CHARS] for t in items], [t.context for t in items])]
+        for h, items in halves.items()
+    }
+    prob = {h: {} for h in halves}
+    for task in ESCONV_GOLD:
+        y = gold(train, task)
+        if y.min() == y.max():
+            raise ValueError(f"ESConv training turns (limit {limit}) hold no positive and negative for {task!r}")
+        predict = fit_logistic(x_train, y)
+        for h in halves:
+            prob[h][task] = predict(x_half[h])
+    out: dict = {"train_turns": len(train), "limit": limit}
+    for h, other in (("reported", "tuning"), ("tuning", "reported")):
+        items = halves[h]
+        rows = {}
+        for task, fn in PUBLIC_TASKS["esconv"].items():
+            y = gold(items, task)
+            th = best_threshold(prob[other][task], gold(halves[other], task).astype(float))
+            rows[task] = {
+                "shipped": binary_scores(list(y), [fn(s) for s in shipped[h]]).f1,
+                "fitted_head": binary_scores(list(y), list(prob[h][task] >= th)).f1,
+                "fitted_threshold": th,
+            }
+        rows["question"]["question_mark"] = binary_scores(list(gold(items, "question")), ["?" in t.text for t in items]).f1
+        out[h] = {
+            "n": len(items),
+            "tasks": rows,
+            "shipped_mean": sum(r["shipped"] for r in rows.values()) / len(rows),
+            "fitted_head_mean": sum(r["fitted_head"] for r in rows.values()) / len(rows),
+        }
+    return out
+
+
+def format_ceiling(report: dict) -> str:
+    lines = [f"ESConv training turns for the fitted head: {report['train_turns']}"]
+    for h in ("reported", "tuning"):
+        r = report[h]
+        lines += [f"\n{h} half of the validation file (n={r['n']}):",
+                  f"{'task':14s} {'shipped':>8s} {'fitted':>8s} {'has ?':>8s}"]
+        for task, row in r["tasks"].items():
+            mark = f"{row['question_mark']:8.3f}" if "question_mark" in row else f"{'':8s}"
+            lines.append(f"{task:14s} {row['shipped']:8.3f} {row['fitted_head']:8.3f} {mark}")
+        lines.append(f"{'mean':14s} {r['shipped_mean']:8.3f} {r['fitted_head_mean']:8.3f}")
+    return "\n".join(lines)
 
 
 def format_report(report: dict) -> str:

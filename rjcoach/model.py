@@ -117,14 +117,18 @@ class RubricClassifier(nn.Module):
         each alone; ``mask`` and ``ctx_mask`` mark their real tokens. Pooling and the head run in
         float32 whatever precision the encoder runs in.
         """
+        return self.head(self.dropout(self.tuned_features(h, mask, h_ctx, ctx_mask, rule_features)))
+
+    def tuned_features(self, h, mask, h_ctx, ctx_mask, rule_features) -> torch.Tensor:
+        """What the head reads [B, 2H + rule features]: the pooled message after the tuned layers,
+        the pooled context and the rule cues (arguments as for :meth:`tuned_forward`)."""
         lengths, ctx_lengths = mask.sum(1).tolist(), ctx_mask.sum(1).tolist()
         kv_ctx = h_ctx + self.context_role.to(h.dtype)
         for layer in self.encoder.encoder.layer[self.split :]:
             h = bert_layer(layer, h, lengths, kv_ctx, ctx_lengths, self.training)
         text_vec = _masked_mean(h.float(), mask.float())
         ctx_vec = _masked_mean(h_ctx.float(), ctx_mask.float())
-        features = torch.cat([text_vec, ctx_vec, rule_features.float()], dim=-1)
-        return self.head(self.dropout(features))
+        return torch.cat([text_vec, ctx_vec, rule_features.float()], dim=-1)
 
     def forward(self, ids, mask, ctx_ids, ctx_mask, rule_features) -> torch.Tensor:
         return self.tuned_forward(self.frozen_states(ids, mask), mask, self.frozen_states(ctx_ids, ctx_mask),

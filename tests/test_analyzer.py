@@ -1,4 +1,5 @@
 """The real shipped model, loaded once: unambiguous utterances, the API contract, bad input."""
+import numpy as np
 import pytest
 import spacy
 
@@ -196,3 +197,16 @@ def test_spacy_component_in_a_users_pipeline():
     docs = list(nlp.pipe(["Mm-hmm.", "You're a vandal."]))
     assert "encourager" in docs[0]._.rjcoach.labels
     assert "labeling" in docs[1]._.rjcoach.labels
+
+
+def test_logits_can_give_the_features_the_head_reads(analyzer):
+    import torch
+
+    texts = ["So the bike was the one thing you'd bought yourself.", "Why did you take it?"]
+    contexts = ["I saved for a year for that bike.", None]
+    logits = analyzer.logits(texts, contexts)
+    x = analyzer.logits(texts, contexts, features=True)
+    assert x.shape == (2, analyzer.component.model.head.in_features)
+    with torch.inference_mode():
+        again = analyzer.component.model.head(torch.from_numpy(x).float()).numpy()
+    assert np.allclose(again, logits, atol=1e-4)

@@ -83,3 +83,57 @@ def test_metrics_markdown_renders_every_label():
     report = label_report([frozenset({"advice"})], [frozenset({"advice"})])
     text = metrics_markdown({"generated": "2026-01-01", "limit": None, "indomain_test": report})
     assert "`advice` | 1.000" in text and "macro-F1" in text
+
+
+def test_fit_logistic_learns_a_separable_rule():
+    import numpy as np
+
+    from rjcoach.evaluation import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5)) * [1, 100, 1, 1, 0.01]  # scales differ: features are standardised
+    y = x[:, 1] + 50 * x[:, 2] > 0
+    predict = fit_logistic(x, y)
+    p = predict(x)
+    assert p.shape == (400,) and ((p >= 0.5) == y).mean() > 0.95
+    assert ((predict(-x) >= 0.5) == y).mean() < 0.05  # the sign of the rule, not a constant
+
+
+@pytest.mark.slow
+def test_esconv_ceiling_reports_both_bounds_beside_the_suite(tmp_path):
+    """The ceiling probe's "shipped" column is the suite's ESConv figure on the same turns, and
+    its question-mark bound is F1 of "has a ?" computed here by hand."""
+    from rjcoach.analyzer import get_analyzer
+    from rjcoach.evaluation import ESCONV_GOLD, esconv_ceiling, evaluate_suite
+    from rjcoach.sources import PUBLIC_DIR, load_esconv_turns, public_tuning_half
+
+    if not (PUBLIC_DIR / "esconv").is_dir():
+        pytest.skip("../shared/data/public/esconv is not beside the repository")
+    analyzer = get_analyzer()
+    report = esconv_ceiling(analyzer, limit=120)
+    suite = evaluate_suite(analyzer, limit=120)["esconv_validation"]
+    reported = report["reported"]
+    assert report["train_turns"] == 120 and reported["n"] == suite["n"] == 120
+    for task, row in reported["tasks"].items():
+        assert row["shipped"] == pytest.approx(suite["tasks"][task]["f1"], abs=1e-4)
+        assert 0.0 <= row["fitted_head"] <= 1.0 and 0.05 <= row["fitted_threshold"] <= 0.95
+    turns = [t for t in load_esconv_turns() if t.split == "validation" and not public_tuning_half(t.group)][:120]
+    gold = [t.strategy in ESCONV_GOLD["question"] for t in turns]
+    marked = ["?" in t.text for t in turns]
+    tp = sum(g and m for g, m in zip(gold, marked))
+    assert reported["tasks"]["question"]["question_mark"] == pytest.approx(2 * tp / (sum(gold) + sum(marked)))
+    assert report["tuning"]["n"] == 120
+    assert reported["shipped_mean"] == pytest.approx(suite["mean_f1"], abs=1e-4)
+
+
+def test_esconv_ceiling_command_prints_the_table():
+    from rjcoach.sources import PUBLIC_DIR
+
+    if not (PUBLIC_DIR / "esconv").is_dir():
+        pytest.skip("../shared/data/public/esconv is not beside the repository")
+    out = subprocess.run(
+        [sys.executable, "-m", "rjcoach", "evaluate", "--esconv-ceiling", "--limit", "60"],
+        capture_output=True, text=True, timeout=600, check=True,
+    ).stdout
+    assert "reported half" in out and "tuning half" in out
+    assert all(task in out for task in ("question", "reflection", "emotion_label", "advice", "mean"))

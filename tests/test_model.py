@@ -81,6 +81,24 @@ def test_tuned_forward_reads_the_context_and_ignores_padding():
     assert torch.allclose(both[1], short[0], atol=1e-5)
 
 
+def test_tuned_features_are_what_the_head_reads():
+    import torch
+
+    from rjcoach.model import RubricClassifier
+
+    model = RubricClassifier(3).eval()
+    torch.manual_seed(2)
+    h, hc, feats = torch.randn(2, 5, 384), torch.randn(2, 7, 384), torch.rand(2, 17)
+    mask, cmask = torch.ones(2, 5), torch.ones(2, 7)
+    with torch.inference_mode():
+        x = model.tuned_features(h, mask, hc, cmask, feats)
+        logits = model.tuned_forward(h, mask, hc, cmask, feats)
+        from_features = model.head(x)
+    assert x.shape == (2, 2 * 384 + 17)
+    assert torch.equal(x[:, -17:], feats)  # the rule cues ride at the end
+    assert torch.allclose(from_features, logits, atol=1e-6)
+
+
 def test_context_ids_keep_the_end_of_a_long_line():
     from transformers import AutoTokenizer
 
