@@ -114,6 +114,19 @@ def _role_of(message) -> str:
     return message.get("role", "") if isinstance(message, dict) else ""
 
 
+def reply_to(chat, text: str) -> str | None:
+    """The reply the page shows to ``text``, or None when ``text`` is not the chat's newest message.
+
+    In a one-to-one session the reply is one message; in a conference, circle or mediation every
+    participant who answers has a message ("Name: words"), stored together as the turn's persona
+    text with a blank line between them.
+    """
+    users = [i for i, m in enumerate(chat) if _role_of(m) == "user"]
+    if not users or _shown(_text_of(chat[users[-1]])) != text or users[-1] == len(chat) - 1:
+        return None
+    return "\n\n".join(_shown(_text_of(m)) for m in chat[users[-1] + 1 :])
+
+
 def _shown(text: str) -> str:
     """What the page showed, back to plain text (the app escapes chat content)."""
     return html.unescape(text)
@@ -330,11 +343,12 @@ def _check_loopback(url: str) -> None:
 def run_load(url: str, trainees: int = 50, turns: int = 20, database_url: str | None = None,
              think_s: tuple[float, float] = (0.0, 0.0), timeout_s: float = 900.0, seed: int = 0,
              request_timeout_s: float = 120.0, store=None, queue: str = "as the server was started",
-             out=None) -> LoadReport:
+             out=None, scenarios: list[str] | None = None) -> LoadReport:
     """Drive the app running at ``url`` with ``trainees`` concurrent simulated trainees.
 
     ``database_url`` (or ``store``) must be the app's own database: accounts are created there
-    before the run and every turn is checked there after it.
+    before the run and every turn is checked there after it. Trainees take the library's scenarios
+    in turn (one-to-one and group sessions alike), or only ``scenarios`` when given.
     """
     from gradio_client import Client
 
@@ -353,7 +367,11 @@ def run_load(url: str, trainees: int = 50, turns: int = 20, database_url: str | 
     report = LoadReport(url=url, trainees=trainees, turns_per_trainee=turns, think_s=(lo, hi), queue=queue)
     report.load_before = os.getloadavg()
     run_id = secrets.token_hex(3)
-    scenarios = _scenario_ids()
+    known = _scenario_ids()
+    unknown = [sc for sc in scenarios or [] if sc not in known]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; the library has {known}")
+    scenarios = list(scenarios or known)
     plan = make_messages(trainees, turns, seed)
     owner_of = {text: i for i, msgs in enumerate(plan) for text in msgs}
 
@@ -428,11 +446,15 @@ def run_load(url: str, trainees: int = 50, turns: int = 20, database_url: str | 
                 users = [_shown(_text_of(m)) for m in chat if _role_of(m) == "user"]
                 mine = {a.text for a in run.acked} | {text}
                 run.foreign_lines += sum(1 for u in users if u not in mine)
-                if len(chat) >= 2 and _role_of(chat[-2]) == "user" and _shown(_text_of(chat[-2])) == text:
+                reply = reply_to(chat, text)
+                if reply is not None:
                     words, coded = _feedback_view(feedback)
-                    run.acked.append(AckTurn(p.index, len(run.acked) + 1, text, _shown(_text_of(chat[-1])), words, coded))
+                    run.acked.append(AckTurn(p.index, len(run.acked) + 1, text, reply, words, coded))
                 else:
-                    run.errors.append(("/send", "NotAcknowledged", f"the returned chat does not end with the message (box={box!r:.60})"))
+                    tail = " | ".join(f"{_role_of(m) or '?'}: {_shown(_text_of(m))[:50]!r}" for m in chat[-2:])
+                    run.errors.append(("/send", "NotAcknowledged",
+                                       f"the returned chat does not end with the message and its reply "
+                                       f"(box={box!r:.40}; last: {tail or 'none'})"))
                     break
             endpoint = "/end"
             timed(run, client, endpoint)
@@ -583,7 +605,13 @@ def cmd_load(args) -> int:
         print(f"rjcoach load: {exc}", file=sys.stderr)
         return 2
     kwargs = dict(trainees=args.trainees, turns=args.turns, think_s=think, timeout_s=args.timeout,
-                  request_timeout_s=args.request_timeout, seed=args.seed, out=lambda s: print(s, file=sys.stderr))
+                  request_timeout_s=args.request_timeout, seed=args.seed, out=lambda s: print(s, file=sys.stderr),
+                  scenarios=args.scenario)
+    if args.scenario:
+        unknown = sorted(set(args.scenario) - set(_scenario_ids()))
+        if unknown:
+            print(f"rjcoach load: unknown scenario(s) {unknown}; the library has {_scenario_ids()}", file=sys.stderr)
+            return 2
     if args.serve:
         with serve_in_process(args.concurrency, args.database_url) as (url, store):
             report = run_load(url, store=store, queue=queue_label(args.concurrency), **kwargs)
@@ -624,6 +652,8 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=float, default=900.0, help="global deadline for the whole run, seconds")
     p.add_argument("--request-timeout", type=float, default=120.0, help="per-request timeout, seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scenario", action="append",
+                   help="only this scenario (repeatable; default: every scenario in turn, group sessions included)")
     p.add_argument("--database-url", help="the app's database (default: RJCOACH_DATABASE_URL or data/runs)")
     p.add_argument("--queue-note", default="as the server was started",
                    help="with --url: how the server's queue is set, for the report")

@@ -130,3 +130,42 @@ def test_the_global_deadline_stops_every_trainee_and_is_reported():
     assert any(kind == "Deadline" for _, kind, _ in report.errors), report.errors
     assert report.lost == 0 and report.cross_session == 0  # what was acknowledged before the stop is stored
     assert "FAILED" in report.format()
+
+
+def test_a_reply_is_every_message_after_the_newest_line_as_the_page_shows_it():
+    one = [{"role": "assistant", "content": "You are meeting Dee."},
+           {"role": "user", "content": "Hello, I&#x27;m Sam."},
+           {"role": "assistant", "content": "Hi."}]
+    assert loadtest.reply_to(one, "Hello, I'm Sam.") == "Hi."
+    # a conference turn: each participant who answers has a message, stored as one text
+    group = one[:2] + [{"role": "assistant", "content": "Jayden Price: Kids like me."},
+                       {"role": "assistant", "content": "Kerry Price: I&#x27;m not making excuses."}]
+    assert loadtest.reply_to(group, "Hello, I'm Sam.") == "Jayden Price: Kids like me.\n\nKerry Price: I'm not making excuses."
+    # not acknowledged: another line is the newest, the line has no reply yet, or nothing was said
+    assert loadtest.reply_to(one, "Something else") is None
+    assert loadtest.reply_to(one[:2], "Hello, I'm Sam.") is None
+    assert loadtest.reply_to(one[:1], "Hello, I'm Sam.") is None
+    assert loadtest.reply_to(one + [{"role": "user", "content": "Next"}], "Hello, I'm Sam.") is None
+
+
+@pytest.mark.slow
+def test_a_conference_load_acknowledges_turns_that_several_people_answer():
+    """Group sessions answer a turn with one message per speaker (a supporter may add a line); the
+    tool reads them back as one reply that matches the stored turn. How often a second voice
+    speaks depends on the session's random seed (about 1 turn in 30 here), so the shape itself is
+    checked in the test above."""
+    with loadtest.serve_in_process(4) as (url, store):
+        report = loadtest.run_load(url, trainees=3, turns=10, store=store, timeout_s=240, request_timeout_s=90,
+                                   seed=2, scenarios=["graffiti_bakery_conference"])
+        users = [u for u in store.users("trainee") if u.username.startswith("load-")]
+        sessions = [s for u in users for s in store.sessions_of(u.id)]
+        turns = [t for s in sessions for t in store.turns(s.id)]
+    text = report.format()
+    assert report.errors == [] and report.ok, text
+    assert report.sent == report.acknowledged == 30, text
+    assert {s.scenario_id for s in sessions} == {"graffiti_bakery_conference"} and len(turns) == 30
+
+
+def test_an_unknown_scenario_is_refused_by_name(capsys):
+    rc = loadtest.main(["--serve", "--scenario", "no_such_scenario", "--trainees", "1", "--turns", "1"])
+    assert rc == 2 and "no_such_scenario" in capsys.readouterr().err
