@@ -302,7 +302,8 @@ class Analyzer:
             ))
             out.append(self.component.logits([d.text for d in docs], [d._.rjcoach_context for d in docs],
                                              [self.component.rules(d) for d in docs], features))
-        return np.concatenate(out) if out else np.zeros((0, len(LABELS)))
+        width = self.component.model.head.in_features if features else len(LABELS)
+        return np.concatenate(out) if out else np.zeros((0, width))
 
     def analyze_many(
         self,

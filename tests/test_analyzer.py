@@ -210,3 +210,5 @@ def test_logits_can_give_the_features_the_head_reads(analyzer):
     with torch.inference_mode():
         again = analyzer.component.model.head(torch.from_numpy(x).float()).numpy()
     assert np.allclose(again, logits, atol=1e-4)
+    assert analyzer.logits([], []).shape == (0, 17)
+    assert analyzer.logits([], [], features=True).shape == (0, x.shape[1])
