@@ -321,6 +321,15 @@ def _scenario_ids(library=None) -> list[str]:
     return sorted(sid for sid, sc in library.scenarios.items() if sc.roster)
 
 
+def _chosen_scenarios(wanted: list[str] | None) -> list[str]:
+    """The scenarios trainees take in turn: ``wanted`` if given (each must exist), else all."""
+    known = _scenario_ids()
+    unknown = [sc for sc in wanted or [] if sc not in known]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; the library has {known}")
+    return list(wanted or known)
+
+
 def _persona_choices(update) -> list[str]:
     """Persona ids from /pick_scenario's dropdown update."""
     if isinstance(update, (list, tuple)) and update and isinstance(update[0], dict):
@@ -367,11 +376,7 @@ def run_load(url: str, trainees: int = 50, turns: int = 20, database_url: str | 
     report = LoadReport(url=url, trainees=trainees, turns_per_trainee=turns, think_s=(lo, hi), queue=queue)
     report.load_before = os.getloadavg()
     run_id = secrets.token_hex(3)
-    known = _scenario_ids()
-    unknown = [sc for sc in scenarios or [] if sc not in known]
-    if unknown:
-        raise ValueError(f"unknown scenario(s) {unknown}; the library has {known}")
-    scenarios = list(scenarios or known)
+    scenarios = _chosen_scenarios(scenarios)
     plan = make_messages(trainees, turns, seed)
     owner_of = {text: i for i, msgs in enumerate(plan) for text in msgs}
 
@@ -607,11 +612,11 @@ def cmd_load(args) -> int:
     kwargs = dict(trainees=args.trainees, turns=args.turns, think_s=think, timeout_s=args.timeout,
                   request_timeout_s=args.request_timeout, seed=args.seed, out=lambda s: print(s, file=sys.stderr),
                   scenarios=args.scenario)
-    if args.scenario:
-        unknown = sorted(set(args.scenario) - set(_scenario_ids()))
-        if unknown:
-            print(f"rjcoach load: unknown scenario(s) {unknown}; the library has {_scenario_ids()}", file=sys.stderr)
-            return 2
+    try:
+        _chosen_scenarios(args.scenario)  # before a server is started for nothing
+    except ValueError as exc:
+        print(f"rjcoach load: {exc}", file=sys.stderr)
+        return 2
     if args.serve:
         with serve_in_process(args.concurrency, args.database_url) as (url, store):
             report = run_load(url, store=store, queue=queue_label(args.concurrency), **kwargs)
